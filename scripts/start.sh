@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Start Chacra all-in-one on SQLite with the demo data: needs only Python 3.11+.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e .
+exec .venv/bin/chacra serve --demo "$@"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Install everything and run the whole suite (lint, types, tests on SQLite and PostgreSQL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+PG_HOST=${CHACRA_TEST_PG_HOST:-127.0.0.1}
+PG_PORT=${CHACRA_TEST_PG_PORT:-5432}
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]"
+
+pg_ready() { .venv/bin/python - "$PG_HOST" "$PG_PORT" <<'PY'
+import sys, psycopg
+try:
+    psycopg.connect(host=sys.argv[1], port=int(sys.argv[2]), user="postgres", dbname="postgres", connect_timeout=3).close()
+except Exception as exc:
+    print(f"PostgreSQL not reachable: {exc}", file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+# The suite runs on PostgreSQL too: start the local server, or install it, when it is not up.
+if ! pg_ready; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing PostgreSQL…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    version=$(ls /etc/postgresql | sort -n | tail -1)
+    sed -i 's/^\(host.*127.0.0.1\/32\s*\)\S*$/\1trust/; s/^\(local\s*all\s*postgres\s*\)\S*$/\1trust/' \
+      "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    for version in $(ls /etc/postgresql); do
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+  fi
+  for _ in $(seq 1 30); do pg_ready 2>/dev/null && break; sleep 1; done
+  pg_ready
+fi
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+status=0
+.venv/bin/pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+  echo "pytest collected no tests" >&2
+fi
+exit "$status"

@@ -1,0 +1,144 @@
+"""Every SQL statement of the registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, Text, cast, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cooperatives.models import Cooperative, Farmer, Plot, User
+from shared.pagination import PageParams, keyset
+
+
+async def add(session: AsyncSession, obj: Any) -> None:
+    session.add(obj)
+    await session.flush()
+
+
+async def bulk_insert(session: AsyncSession, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    """One multi-row INSERT per batch (SQLAlchemy's insertmanyvalues), not one ORM object per row."""
+    if rows:
+        await session.execute(insert(model.__table__), list(rows))
+
+
+# users
+
+
+async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
+    user: User | None = await session.scalar(select(User).where(User.username == username))
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: str) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def any_admin(session: AsyncSession) -> bool:
+    return (await session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))) != 0
+
+
+async def list_users(session: AsyncSession, page: PageParams) -> Sequence[User]:
+    stmt = keyset(select(User), [User.created_at, User.id], page)
+    return (await session.scalars(stmt)).all()
+
+
+# cooperatives
+
+
+async def get_cooperative(session: AsyncSession, cooperative_id: str) -> Cooperative | None:
+    return await session.get(Cooperative, cooperative_id)
+
+
+async def get_cooperative_for_update(session: AsyncSession, cooperative_id: str) -> Cooperative | None:
+    coop: Cooperative | None = await session.scalar(
+        select(Cooperative).where(Cooperative.id == cooperative_id).with_for_update()
+    )
+    return coop
+
+
+async def ruc_exists(session: AsyncSession, ruc: str) -> bool:
+    return (await session.scalar(select(Cooperative.id).where(Cooperative.ruc == ruc))) is not None
+
+
+async def existing_rucs(session: AsyncSession, rucs: Iterable[str]) -> set[str]:
+    wanted = list(set(rucs))
+    if not wanted:
+        return set()
+    return set((await session.scalars(select(Cooperative.ruc).where(Cooperative.ruc.in_(wanted)))).all())
+
+
+async def list_cooperatives(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    product: str | None,
+    region_code: str | None,
+    query: str | None,
+) -> Sequence[Cooperative]:
+    stmt: Select[Any] = select(Cooperative)
+    if product:
+        # JSON containment differs between engines; the list is tiny, so match its text form.
+        stmt = stmt.where(cast(Cooperative.products, Text).contains(f'"{product}"'))
+    if region_code:
+        stmt = stmt.where(Cooperative.ubigeo.startswith(region_code))
+    if query:
+        stmt = stmt.where(Cooperative.search_text.contains(query, autoescape=True))
+    return (await session.scalars(keyset(stmt, [Cooperative.created_at, Cooperative.id], page))).all()
+
+
+# farmers
+
+
+async def get_farmer(session: AsyncSession, farmer_id: str) -> Farmer | None:
+    return await session.get(Farmer, farmer_id)
+
+
+async def dni_exists(session: AsyncSession, cooperative_id: str, dni: str) -> bool:
+    found = await session.scalar(
+        select(Farmer.id).where(Farmer.cooperative_id == cooperative_id, Farmer.dni == dni)
+    )
+    return found is not None
+
+
+async def farmers_by_dni(session: AsyncSession, cooperative_id: str, dnis: Iterable[str]) -> dict[str, str]:
+    wanted = list(set(dnis))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Farmer.dni, Farmer.id).where(Farmer.cooperative_id == cooperative_id, Farmer.dni.in_(wanted))
+    )
+    return {dni: farmer_id for dni, farmer_id in rows.tuples() if dni is not None}
+
+
+async def list_farmers(session: AsyncSession, cooperative_id: str, page: PageParams) -> Sequence[Farmer]:
+    stmt = keyset(
+        select(Farmer).where(Farmer.cooperative_id == cooperative_id), [Farmer.created_at, Farmer.id], page
+    )
+    return (await session.scalars(stmt)).all()
+
+
+# plots
+
+
+async def get_plot(session: AsyncSession, plot_id: str) -> Plot | None:
+    return await session.get(Plot, plot_id)
+
+
+async def list_plots(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    cooperative_id: str | None,
+    farmer_id: str | None,
+    ids: Sequence[str] | None,
+) -> Sequence[Plot]:
+    stmt: Select[Any] = select(Plot)
+    if cooperative_id:
+        stmt = stmt.where(Plot.cooperative_id == cooperative_id)
+    if farmer_id:
+        stmt = stmt.where(Plot.farmer_id == farmer_id)
+    if ids is not None:
+        stmt = stmt.where(Plot.id.in_(list(ids)))
+    return (await session.scalars(keyset(stmt, [Plot.created_at, Plot.id], page))).all()

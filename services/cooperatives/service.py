@@ -1,0 +1,400 @@
+"""The registry's rules: who may do what, and what makes a cooperative, farmer or plot valid.
+
+Services flush, never commit: the request's unit of work commits (shared/uow.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cooperatives import repository
+from services.cooperatives.geo import validate_plot_geometry
+from services.cooperatives.identifiers import (
+    lookup_ubigeo,
+    validate_company_prefix,
+    validate_dni,
+    validate_gln,
+    validate_gtin14,
+    validate_ruc,
+)
+from services.cooperatives.models import Cooperative, Farmer, Plot, User
+from services.cooperatives.reference import fold, regions
+from services.cooperatives.schemas import (
+    CooperativeCreate,
+    CooperativeRead,
+    CooperativeUpdate,
+    FarmerCreate,
+    FarmerRead,
+    PlotCreate,
+    PlotRead,
+    Token,
+    UserCreate,
+    UserRead,
+)
+from shared.auth import Principal, Role, TokenIssuer, hash_password, verify_password
+from shared.db import utcnow
+from shared.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from shared.ids import new_id
+from shared.pagination import Page, PageParams, make_page
+
+# identity
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        cooperative_id=user.cooperative_id,
+        certifying_body_id=user.certifying_body_id,
+        organization=user.organization,
+    )
+
+
+async def issue_token(session: AsyncSession, issuer: TokenIssuer, *, username: str, password: str) -> Token:
+    user = await repository.get_user_by_username(session, username)
+    if (
+        not verify_password(password, user.password_hash if user else None)
+        or user is None
+        or not user.is_active
+    ):
+        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
+    return Token(access_token=issuer.issue(principal_of(user)), expires_in=int(issuer.ttl.total_seconds()))
+
+
+async def create_user(session: AsyncSession, *, data: UserCreate) -> UserRead:
+    if data.role is Role.MANAGER:
+        if not data.cooperative_id:
+            raise ValidationFailed.single(
+                "cooperative_id", "required_for_role", "A manager belongs to a cooperative."
+            )
+        if await repository.get_cooperative(session, data.cooperative_id) is None:
+            raise ValidationFailed.single("cooperative_id", "unknown_cooperative", "No such cooperative.")
+    elif data.cooperative_id:
+        raise ValidationFailed.single(
+            "cooperative_id", "not_for_role", "Only managers belong to a cooperative."
+        )
+    if data.role is Role.CERTIFIER and not data.certifying_body_id:
+        raise ValidationFailed.single(
+            "certifying_body_id", "required_for_role", "A certifier belongs to a certifying body."
+        )
+    if data.role is not Role.CERTIFIER and data.certifying_body_id:
+        raise ValidationFailed.single(
+            "certifying_body_id", "not_for_role", "Only certifiers belong to a certifying body."
+        )
+    if await repository.get_user_by_username(session, data.username) is not None:
+        raise Conflict(f"The username '{data.username}' is taken.", code="username_taken")
+    user = User(
+        id=new_id("usr"),
+        username=data.username,
+        password_hash=hash_password(data.password),
+        role=data.role.value,
+        cooperative_id=data.cooperative_id,
+        certifying_body_id=data.certifying_body_id,
+        organization=data.organization,
+        is_active=True,
+    )
+    await _flush_unique(session, user, "username_taken", f"The username '{data.username}' is taken.")
+    return UserRead.model_validate(user)
+
+
+async def ensure_admin(session: AsyncSession, *, username: str, password: str) -> bool:
+    """Create the first admin from CHACRA_ADMIN_USERNAME/PASSWORD; never touches an existing one."""
+    if await repository.any_admin(session):
+        return False
+    await create_user(session, data=UserCreate(username=username, password=password, role=Role.ADMIN))
+    return True
+
+
+async def list_users(session: AsyncSession, *, page: PageParams) -> Page[UserRead]:
+    rows, cursor = make_page(await repository.list_users(session, page), page, lambda u: (u.created_at, u.id))
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in rows], next=cursor)
+
+
+# cooperatives
+
+
+def _search_text(name: str, ruc: str) -> str:
+    return f"{fold(name)} {ruc}"
+
+
+def _check_gs1(
+    products: Sequence[str], prefix: str | None, gln: str | None, gtins: dict[Any, str] | None
+) -> dict[str, str] | None:
+    if prefix is not None:
+        validate_company_prefix(prefix)
+    if gln is not None:
+        validate_gln(gln)
+    if not gtins:
+        return None
+    checked: dict[str, str] = {}
+    for product, gtin in gtins.items():
+        key = str(getattr(product, "value", product))
+        field = f"gtins.{key}"
+        if key not in products:
+            raise ValidationFailed.single(
+                field, "gtin_product_not_offered", f"The cooperative does not list {key} among its products."
+            )
+        gtin14 = validate_gtin14(gtin, field)
+        if prefix is not None and not gtin14[1:].startswith(prefix):
+            raise ValidationFailed.single(
+                field, "gtin_prefix_mismatch", f"GTIN {gtin14} does not carry the company prefix {prefix}."
+            )
+        checked[key] = gtin14
+    return checked
+
+
+async def create_cooperative(session: AsyncSession, *, data: CooperativeCreate) -> CooperativeRead:
+    ruc = validate_ruc(data.ruc)
+    district = lookup_ubigeo(data.ubigeo)
+    products = sorted({p.value for p in data.products})
+    gtins = _check_gs1(products, data.gs1_company_prefix, data.gln, data.gtins)
+    if await repository.ruc_exists(session, ruc):
+        raise Conflict(f"A cooperative with RUC {ruc} is already registered.", code="ruc_taken")
+    coop = Cooperative(
+        id=new_id("coop"),
+        name=data.name,
+        ruc=ruc,
+        kind=data.kind.value,
+        ubigeo=district.ubigeo,
+        region=district.region,
+        province=district.province,
+        district=district.district,
+        products=products,
+        gs1_company_prefix=data.gs1_company_prefix,
+        gln=data.gln,
+        gtins=gtins,
+        search_text=_search_text(data.name, ruc),
+    )
+    await _flush_unique(session, coop, "ruc_taken", f"A cooperative with RUC {ruc} is already registered.")
+    return CooperativeRead.model_validate(coop)
+
+
+async def update_cooperative(
+    session: AsyncSession, principal: Principal, *, cooperative_id: str, data: CooperativeUpdate
+) -> CooperativeRead:
+    coop = await repository.get_cooperative_for_update(session, cooperative_id)
+    if coop is None or not principal.can_write_cooperative(cooperative_id):
+        raise NotFound("No such cooperative.")
+    changes = data.model_dump(exclude_unset=True)
+    if "ubigeo" in changes:
+        district = lookup_ubigeo(changes.pop("ubigeo"))
+        coop.ubigeo, coop.region, coop.province, coop.district = (
+            district.ubigeo,
+            district.region,
+            district.province,
+            district.district,
+        )
+    if "products" in changes:
+        coop.products = sorted({p.value for p in data.products or []})
+        changes.pop("products")
+    if "kind" in changes:
+        coop.kind = changes.pop("kind").value
+    for name in ("name", "gs1_company_prefix", "gln"):
+        if name in changes:
+            setattr(coop, name, changes.pop(name))
+    gtins = data.gtins if "gtins" in changes else coop.gtins
+    coop.gtins = _check_gs1(coop.products, coop.gs1_company_prefix, coop.gln, gtins)
+    coop.search_text = _search_text(coop.name, coop.ruc)
+    coop.updated_at = utcnow()
+    await session.flush()
+    return CooperativeRead.model_validate(coop)
+
+
+async def get_cooperative(session: AsyncSession, *, cooperative_id: str) -> CooperativeRead:
+    coop = await repository.get_cooperative(session, cooperative_id)
+    if coop is None:
+        raise NotFound("No such cooperative.")
+    return CooperativeRead.model_validate(coop)
+
+
+def region_code(region: str) -> str:
+    wanted = fold(region)
+    for code, name in regions().items():
+        if wanted in (code, fold(name)):
+            return code
+    raise ValidationFailed.single(
+        "region", "region_unknown", f"'{region}' is not a department of Peru (name or 2-digit INEI code)."
+    )
+
+
+async def list_cooperatives(
+    session: AsyncSession, *, page: PageParams, product: str | None, region: str | None, query: str | None
+) -> Page[CooperativeRead]:
+    rows = await repository.list_cooperatives(
+        session,
+        page,
+        product=product,
+        region_code=region_code(region) if region else None,
+        query=fold(query) if query else None,
+    )
+    kept, cursor = make_page(rows, page, lambda c: (c.created_at, c.id))
+    return Page[CooperativeRead](items=[CooperativeRead.model_validate(c) for c in kept], next=cursor)
+
+
+# farmers
+
+
+async def _visible_cooperative(
+    session: AsyncSession, principal: Principal, cooperative_id: str, *, write: bool
+) -> Cooperative:
+    allowed = (
+        principal.can_write_cooperative(cooperative_id)
+        if write
+        else principal.can_see_cooperative(cooperative_id)
+    )
+    coop = await repository.get_cooperative(session, cooperative_id) if allowed else None
+    if coop is None:
+        # 404, not 403: a manager must not learn that another cooperative's object exists.
+        raise NotFound("No such cooperative.")
+    return coop
+
+
+async def create_farmer(
+    session: AsyncSession, principal: Principal, *, cooperative_id: str, data: FarmerCreate
+) -> FarmerRead:
+    await _visible_cooperative(session, principal, cooperative_id, write=True)
+    dni = validate_dni(data.dni) if data.dni else None
+    if dni and await repository.dni_exists(session, cooperative_id, dni):
+        raise Conflict(f"A farmer with DNI {dni} is already a member of this cooperative.", code="dni_taken")
+    farmer = Farmer(
+        id=new_id("farm"),
+        cooperative_id=cooperative_id,
+        name=data.name,
+        dni=dni,
+        gender=data.gender.value if data.gender else None,
+        joined_on=data.joined_on,
+        public_name_consent=data.public_name_consent,
+    )
+    await _flush_unique(session, farmer, "dni_taken", "A farmer with this DNI is already a member.")
+    return FarmerRead.model_validate(farmer)
+
+
+async def _visible_farmer(
+    session: AsyncSession, principal: Principal, farmer_id: str, *, write: bool
+) -> Farmer:
+    farmer = await repository.get_farmer(session, farmer_id)
+    if farmer is None:
+        raise NotFound("No such farmer.")
+    allowed = (principal.can_write_cooperative if write else principal.can_see_cooperative)(
+        farmer.cooperative_id
+    )
+    if not allowed:
+        raise NotFound("No such farmer.")
+    return farmer
+
+
+async def get_farmer(session: AsyncSession, principal: Principal, *, farmer_id: str) -> FarmerRead:
+    return FarmerRead.model_validate(await _visible_farmer(session, principal, farmer_id, write=False))
+
+
+async def list_farmers(
+    session: AsyncSession, principal: Principal, *, cooperative_id: str, page: PageParams
+) -> Page[FarmerRead]:
+    await _visible_cooperative(session, principal, cooperative_id, write=False)
+    rows, cursor = make_page(
+        await repository.list_farmers(session, cooperative_id, page), page, lambda f: (f.created_at, f.id)
+    )
+    return Page[FarmerRead](items=[FarmerRead.model_validate(f) for f in rows], next=cursor)
+
+
+# plots
+
+
+def plot_read(plot: Plot) -> PlotRead:
+    return PlotRead(
+        id=plot.id,
+        farmer_id=plot.farmer_id,
+        cooperative_id=plot.cooperative_id,
+        name=plot.name,
+        crop=plot.crop,
+        geometry=json.loads(plot.geometry),
+        area_ha=plot.area_ha,
+        altitude_m=plot.altitude_m,
+        organic_since=plot.organic_since,
+        created_at=plot.created_at,
+    )
+
+
+async def create_plot(
+    session: AsyncSession, principal: Principal, *, farmer_id: str, data: PlotCreate, geometry: Any
+) -> PlotRead:
+    """``geometry`` is the body's geometry parsed with Decimal, so the digits sent can be checked."""
+    farmer = await _visible_farmer(session, principal, farmer_id, write=True)
+    coop = await repository.get_cooperative(session, farmer.cooperative_id)
+    assert coop is not None
+    if data.crop.value not in coop.products:
+        raise ValidationFailed.single(
+            "crop", "crop_not_offered", f"The cooperative does not list {data.crop.value} among its products."
+        )
+    checked = validate_plot_geometry(
+        geometry, area_ha=Decimal(data.area_ha) if data.area_ha is not None else None
+    )
+    plot = Plot(
+        id=new_id("plot"),
+        farmer_id=farmer.id,
+        cooperative_id=farmer.cooperative_id,
+        name=data.name,
+        crop=data.crop.value,
+        geometry_type=checked.type,
+        geometry=checked.geojson,
+        area_ha=checked.area_ha,
+        centroid_lon=checked.centroid_lon,
+        centroid_lat=checked.centroid_lat,
+        altitude_m=data.altitude_m,
+        organic_since=data.organic_since,
+    )
+    await repository.add(session, plot)
+    return plot_read(plot)
+
+
+async def get_plot(session: AsyncSession, principal: Principal, *, plot_id: str) -> PlotRead:
+    plot = await repository.get_plot(session, plot_id)
+    if plot is None or not principal.can_see_cooperative(plot.cooperative_id):
+        raise NotFound("No such plot.")
+    return plot_read(plot)
+
+
+async def list_plots(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: PageParams,
+    cooperative_id: str | None,
+    farmer_id: str | None,
+    ids: Sequence[str] | None,
+) -> Page[PlotRead]:
+    if cooperative_id is not None:
+        await _visible_cooperative(session, principal, cooperative_id, write=False)
+    elif principal.role is Role.MANAGER:
+        cooperative_id = principal.cooperative_id
+    elif not principal.can_see_cooperative(""):
+        raise NotFound("No such cooperative.")
+    if farmer_id is not None:
+        await _visible_farmer(session, principal, farmer_id, write=False)
+    rows, cursor = make_page(
+        await repository.list_plots(
+            session, page, cooperative_id=cooperative_id, farmer_id=farmer_id, ids=ids
+        ),
+        page,
+        lambda p: (p.created_at, p.id),
+    )
+    return Page[PlotRead](items=[plot_read(p) for p in rows], next=cursor)
+
+
+# helpers
+
+
+async def _flush_unique(session: AsyncSession, obj: Any, code: str, detail: str) -> None:
+    """Add and flush; a unique index that a concurrent request beat us to becomes a 409."""
+    try:
+        async with session.begin_nested():
+            session.add(obj)
+    except IntegrityError as exc:
+        raise Conflict(detail, code=code) from exc

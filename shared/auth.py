@@ -1,0 +1,211 @@
+"""Passwords, signed access tokens and the caller's identity.
+
+Tokens are Ed25519-signed JWTs: the cooperatives service holds the private key and issues them,
+every other service verifies them offline with the public key (no call back to the issuer).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import AuthSettings
+
+ALGORITHM = "EdDSA"
+_hasher = PasswordHasher()
+# Verifying against a dummy hash when the user does not exist keeps login timing uniform.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    EXPORTER = "exporter"
+    CERTIFIER = "certifier"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling, as the token says."""
+
+    user_id: str
+    username: str
+    role: Role
+    cooperative_id: str | None = None
+    certifying_body_id: str | None = None
+    organization: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def can_see_cooperative(self, cooperative_id: str) -> bool:
+        """Admins and certifiers see every cooperative's members; a manager only their own."""
+        if self.role in (Role.ADMIN, Role.CERTIFIER):
+            return True
+        return self.role is Role.MANAGER and self.cooperative_id == cooperative_id
+
+    def can_write_cooperative(self, cooperative_id: str) -> bool:
+        return self.is_admin or (self.role is Role.MANAGER and self.cooperative_id == cooperative_id)
+
+
+def _load_or_create_private_key(settings: AuthSettings) -> Ed25519PrivateKey:
+    if settings.private_key is not None:
+        key = serialization.load_pem_private_key(settings.private_key.get_secret_value().encode(), None)
+    else:
+        path = Path(settings.signing_key_file)
+        if not path.exists():
+            generated = Ed25519PrivateKey.generate()
+            pem = generated.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL: two processes starting at once must not overwrite each other's key.
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(pem)
+        key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the token signing key must be an Ed25519 private key")
+    return key
+
+
+def public_key_pem(key: Ed25519PrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+class TokenVerifier:
+    def __init__(self, public_key: Ed25519PublicKey, issuer: str) -> None:
+        self._public_key = public_key
+        self.issuer = issuer
+
+    @classmethod
+    def from_settings(cls, settings: AuthSettings) -> TokenVerifier:
+        if settings.public_key:
+            key = serialization.load_pem_public_key(settings.public_key.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError("CHACRA_AUTH__PUBLIC_KEY must be an Ed25519 public key")
+            return cls(key, settings.issuer)
+        return cls(_load_or_create_private_key(settings).public_key(), settings.issuer)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._public_key,
+                algorithms=[ALGORITHM],
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
+            return Principal(
+                user_id=claims["sub"],
+                username=claims["username"],
+                role=Role(claims["role"]),
+                cooperative_id=claims.get("cooperative_id"),
+                certifying_body_id=claims.get("certifying_body_id"),
+                organization=claims.get("organization"),
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The access token has expired; log in again.", code="token_expired") from exc
+        except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
+            raise Unauthorized("The access token is not valid.", code="invalid_token") from exc
+
+
+class TokenIssuer:
+    def __init__(self, settings: AuthSettings) -> None:
+        self._private_key = _load_or_create_private_key(settings)
+        self.ttl = timedelta(seconds=settings.token_ttl_seconds)
+        self.issuer = settings.issuer
+        self.verifier = TokenVerifier(self._private_key.public_key(), settings.issuer)
+
+    def issue(self, principal: Principal, *, now: datetime | None = None) -> str:
+        issued = now or datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": principal.user_id,
+            "username": principal.username,
+            "role": principal.role.value,
+            "iat": issued,
+            "exp": issued + self.ttl,
+            "jti": secrets.token_urlsafe(12),
+        }
+        for name in ("cooperative_id", "certifying_body_id", "organization"):
+            value = getattr(principal, name)
+            if value is not None:
+                claims[name] = value
+        return jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
+
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from `POST /api/v1/auth/token`.")
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    return _verifier(request).verify(credentials.credentials)
+
+
+async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:
+    if principal is None:
+        raise Unauthorized()
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require_roles(*roles: Role) -> Any:
+    """A dependency that lets through only callers holding one of ``roles``."""
+
+    async def check(principal: CurrentUser) -> Principal:
+        if principal.role not in roles:
+            allowed = ", ".join(r.value for r in roles)
+            raise Forbidden(f"This action needs one of the roles: {allowed}.", code="role_required")
+        return principal
+
+    return Depends(check)
+
+
+AdminUser = Annotated[Principal, require_roles(Role.ADMIN)]

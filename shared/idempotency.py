@@ -1,0 +1,176 @@
+"""``Idempotency-Key`` storage: one table per service, in that service's own database.
+
+Semantics (IETF httpapi idempotency-key draft, Stripe's behaviour): the first request with a key
+claims it; a success is stored in the same transaction as the data it wrote, so a crash can never
+leave data without its key or a key without its data; a replay with the same body gets the stored
+response; the same key with another body is a 422; a key still in flight is a 409. A failed attempt
+writes nothing and releases its key, so the client may retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database, UTCDateTime, utcnow
+
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
+IN_FLIGHT = "in_flight"
+COMPLETED = "completed"
+
+
+def table_name(service: str) -> str:
+    return f"{service}_idempotency_keys"
+
+
+def idempotency_columns() -> list[Column[Any]]:
+    """Fresh column objects, shared by the model and by each service's first migration."""
+    return [
+        Column("owner", String(64), primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("fingerprint", String(64), nullable=False),
+        Column("state", String(16), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("response_headers", JSON, nullable=True),
+        Column("response_body", LargeBinary, nullable=True),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("locked_at", UTCDateTime(), nullable=False),
+        Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    ]
+
+
+def idempotency_table(metadata: MetaData, service: str) -> Table:
+    return Table(table_name(service), metadata, *idempotency_columns())
+
+
+def fingerprint(method: str, path: str, query: bytes, body_digest: bytes) -> str:
+    h = hashlib.sha256()
+    for part in (method.encode(), path.encode(), query, body_digest):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+class Outcome(Enum):
+    CLAIMED = "claimed"
+    REPLAY = "replay"
+    MISMATCH = "mismatch"
+    IN_FLIGHT = "in_flight"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    outcome: Outcome
+    stored: StoredResponse | None = None
+
+
+class IdempotencyStore:
+    def __init__(self, table: Table, *, ttl: timedelta, lock_timeout: timedelta) -> None:
+        self.table = table
+        self.ttl = ttl
+        self.lock_timeout = lock_timeout
+
+    async def claim(self, db: Database, owner: str, key: str, print_: str) -> Claim:
+        try:
+            return await self._claim_once(db, owner, key, print_)
+        except IntegrityError:
+            # Another request inserted the same key between our read and our insert.
+            return await self._claim_once(db, owner, key, print_)
+
+    async def _claim_once(self, db: Database, owner: str, key: str, print_: str) -> Claim:
+        t = self.table
+        now = utcnow()
+        async with db.transaction() as session:
+            row = (
+                (await session.execute(select(t).where(t.c.owner == owner, t.c.key == key)))
+                .mappings()
+                .first()
+            )
+            if row is not None and row["expires_at"] <= now:
+                await session.execute(delete(t).where(t.c.owner == owner, t.c.key == key))
+                row = None
+            if row is None:
+                await session.execute(
+                    insert(t).values(
+                        owner=owner,
+                        key=key,
+                        fingerprint=print_,
+                        state=IN_FLIGHT,
+                        created_at=now,
+                        locked_at=now,
+                        expires_at=now + self.ttl,
+                    )
+                )
+                return Claim(Outcome.CLAIMED)
+            if row["fingerprint"] != print_:
+                return Claim(Outcome.MISMATCH)
+            if row["state"] == COMPLETED:
+                return Claim(
+                    Outcome.REPLAY,
+                    StoredResponse(
+                        row["status_code"],
+                        [(str(k), str(v)) for k, v in row["response_headers"] or []],
+                        row["response_body"] or b"",
+                    ),
+                )
+            if row["locked_at"] <= now - self.lock_timeout:
+                # The process that claimed it died mid-request; take the key over, once.
+                taken = await session.execute(
+                    update(t)
+                    .where(t.c.owner == owner, t.c.key == key, t.c.locked_at == row["locked_at"])
+                    .values(locked_at=now)
+                )
+                if getattr(taken, "rowcount", 0) == 1:
+                    return Claim(Outcome.CLAIMED)
+            return Claim(Outcome.IN_FLIGHT)
+
+    async def complete(self, session: AsyncSession, owner: str, key: str, response: StoredResponse) -> None:
+        t = self.table
+        await session.execute(
+            update(t)
+            .where(t.c.owner == owner, t.c.key == key)
+            .values(
+                state=COMPLETED,
+                status_code=response.status_code,
+                response_headers=[list(h) for h in response.headers],
+                response_body=response.body,
+            )
+        )
+
+    async def release(self, db: Database, owner: str, key: str) -> None:
+        t = self.table
+        async with db.transaction() as session:
+            await session.execute(delete(t).where(t.c.owner == owner, t.c.key == key, t.c.state == IN_FLIGHT))
+
+    async def purge_expired(self, db: Database, *, now: datetime | None = None) -> int:
+        t = self.table
+        async with db.transaction() as session:
+            result = await session.execute(delete(t).where(t.c.expires_at <= (now or utcnow())))
+            return int(getattr(result, "rowcount", 0) or 0)

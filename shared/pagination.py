@@ -1,0 +1,86 @@
+"""Cursor (keyset) pagination: ``?limit=&cursor=`` in, ``{"items": [...], "next": ...}`` out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Select, and_, or_
+
+from shared.errors import ValidationFailed
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None = Field(description="Cursor for the next page, or null on the last page.")
+
+
+class PageParams(BaseModel):
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(description="`next` from the previous page.")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    payload = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed.single(
+            "cursor", "invalid_cursor", "The cursor is not one this API issued."
+        ) from exc
+    if not isinstance(values, list) or len(values) != arity:
+        raise ValidationFailed.single("cursor", "invalid_cursor", "The cursor is not one this API issued.")
+    return values
+
+
+def keyset(stmt: Select[Any], order: Sequence[Any], params: PageParams) -> Select[Any]:
+    """Order by ``order`` (ascending, unique together) and start after the cursor; fetch one extra row."""
+    if params.cursor:
+        values = decode_cursor(params.cursor, len(order))
+        values = [
+            datetime.fromisoformat(v) if isinstance(v, str) and _is_datetime_column(col) else v
+            for col, v in zip(order, values, strict=True)
+        ]
+        # (a, b) > (x, y) written out, since SQLite lacks row-value comparison on older versions.
+        clauses = []
+        for i in range(len(order)):
+            prefix = [order[j] == values[j] for j in range(i)]
+            clauses.append(and_(*prefix, order[i] > values[i]))
+        stmt = stmt.where(or_(*clauses))
+    return stmt.order_by(*order).limit(params.limit + 1)
+
+
+def _is_datetime_column(col: Any) -> bool:
+    try:
+        return col.type.python_type is datetime
+    except NotImplementedError:
+        return False
+
+
+def make_page(rows: Sequence[Any], params: PageParams, cursor_of: Any) -> tuple[list[Any], str | None]:
+    """Trim the extra row and compute ``next`` from the last kept row."""
+    has_more = len(rows) > params.limit
+    kept = list(rows[: params.limit])
+    return kept, encode_cursor(cursor_of(kept[-1])) if has_more and kept else None

@@ -1,0 +1,65 @@
+"""Settings for every Chacra process, read from the environment (``CHACRA_`` prefix, ``__`` nests)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ServiceName = Literal["cooperatives", "lots", "certification"]
+
+
+class ServiceSettings(BaseModel):
+    """Where one service keeps its data and where its peers reach it in distributed mode."""
+
+    database_url: str | None = None
+    url: str | None = None
+
+
+class AuthSettings(BaseModel):
+    # Ed25519 keys: the cooperatives service signs, every service verifies offline with the public key.
+    private_key: SecretStr | None = None
+    public_key: str | None = None
+    signing_key_file: Path = Path("chacra-signing-key.pem")
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    issuer: str = "chacra"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHACRA_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///chacra.db"
+    public_base_url: str = "http://127.0.0.1:8000"
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+    auth: AuthSettings = AuthSettings()
+    cooperatives: ServiceSettings = ServiceSettings()
+    lots: ServiceSettings = ServiceSettings()
+    certification: ServiceSettings = ServiceSettings()
+    # Rural devices queue requests offline for days, so keys must outlive a long outage (issue #2).
+    idempotency_ttl_days: int = Field(default=7, ge=7)
+    # An in-flight key whose request died with its process is taken over after this long.
+    idempotency_lock_seconds: int = Field(default=60, ge=1)
+    import_max_errors: int = Field(default=1000, ge=1)
+    import_batch_rows: int = Field(default=1000, ge=1, le=10_000)
+    service_timeout_seconds: float = Field(default=10.0, gt=0)
+    log_level: str = "INFO"
+    log_json: bool = True
+    sql_echo: bool = False
+
+    def service(self, name: ServiceName) -> ServiceSettings:
+        service_settings: ServiceSettings = getattr(self, name)
+        return service_settings
+
+    def database_url_for(self, name: ServiceName) -> str:
+        return self.service(name).database_url or self.database_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,140 @@
+"""The frame every service app is built in: lifespan, database, errors, health, metrics, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import Table
+from starlette.responses import Response
+
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.errors import document_problems, install_error_handlers, problem_response, problem_responses
+from shared.idempotency import IdempotencyStore
+from shared.migrations import upgrade_to_head
+from shared.observability import ObservabilityMiddleware, metrics_response
+from shared.settings import ServiceName, Settings
+from shared.uow import UnitOfWorkMiddleware
+
+logger = logging.getLogger("chacra.web")
+PURGE_INTERVAL_SECONDS = 3600
+StartupHook = Callable[[FastAPI], Awaitable[None]]
+
+
+class Health(BaseModel):
+    status: str
+    service: str
+
+
+def operational_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", response_model=Health, summary="Liveness: the process answers.")
+    async def healthz() -> Health:
+        return Health(status="ok", service=service)
+
+    @router.get(
+        "/readyz",
+        response_model=Health,
+        summary="Readiness: the database answers.",
+        responses=problem_responses(503),
+    )
+    async def readyz(request: Request) -> Any:
+        try:
+            await request.app.state.database.ping()
+        except Exception as exc:  # any failure to reach the database means "not ready"
+            logger.warning("readiness check failed", extra={"error": str(exc)})
+            return problem_response(503, "database_unavailable", "Not ready", "The database does not answer.")
+        return Health(status="ready", service=service)
+
+    @router.get("/metrics", summary="Prometheus metrics.", response_class=Response)
+    async def metrics() -> Response:
+        return metrics_response()
+
+    return router
+
+
+async def _purge_loop(app: FastAPI) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        try:
+            await app.state.idempotency.purge_expired(app.state.database)
+        except Exception:  # a failed purge must not kill the service; it retries next hour
+            logger.exception("idempotency purge failed")
+
+
+def create_service_app(
+    *,
+    name: ServiceName,
+    title: str,
+    description: str,
+    settings: Settings,
+    routers: Sequence[APIRouter],
+    idempotency: Table,
+    database: Database | None = None,
+    on_startup: StartupHook | None = None,
+    token_verifier: TokenVerifier | None = None,
+) -> FastAPI:
+    """Build a service app. A given ``database`` is used as is (tests); otherwise one is opened and
+    migrated to head at start."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.database_url_for(name)
+        if database is None:
+            await upgrade_to_head(name, url)
+            db = Database(url, echo=settings.sql_echo)
+        else:
+            db = database
+        app.state.settings = settings
+        app.state.database = db
+        app.state.idempotency = IdempotencyStore(
+            idempotency,
+            ttl=timedelta(days=settings.idempotency_ttl_days),
+            lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
+        )
+        if not hasattr(app.state, "token_verifier"):
+            app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings.auth)
+        await app.state.idempotency.purge_expired(db)
+        if on_startup is not None:
+            await on_startup(app)
+        purger = asyncio.create_task(_purge_loop(app))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    install_error_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(operational_router(name))
+    app.add_middleware(UnitOfWorkMiddleware)
+    app.add_middleware(ObservabilityMiddleware, service=name)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            app.openapi_schema = document_problems(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+__all__ = ["JSONResponse", "create_service_app"]
