@@ -64,13 +64,16 @@ def nginx_config(upstreams: dict[str, str]) -> str:
     for route in SERVICES:
         upstream = upstreams.get(route.name, f"http://{route.name}:8000")
         for prefix in route.prefixes:
-            lines += [
-                f"    location {prefix} {{",
-                f"        proxy_pass {upstream};",
-                "        proxy_set_header Host $host;",
-                "        proxy_set_header X-Request-ID $request_id;",
-                "    }",
-            ]
+            # Exact path plus "prefix/": the matching owner_of does, so /api/v1/cooperativesX goes nowhere.
+            base = prefix.rstrip("/")
+            for location in (f"= {base}", f"{base}/"):
+                lines += [
+                    f"    location {location} {{",
+                    f"        proxy_pass {upstream};",
+                    "        proxy_set_header Host $host;",
+                    "        proxy_set_header X-Request-ID $request_id;",
+                    "    }",
+                ]
     lines.append("}")
     return "\n".join(lines) + "\n"
 

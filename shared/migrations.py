@@ -60,7 +60,11 @@ def run_migrations(target_metadata: MetaData) -> None:
         return
 
     async def run_from_cli() -> None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url") or "")
+        from shared.settings import get_settings
+
+        # The environment wins over the ini file, as everywhere else in Chacra.
+        url = get_settings().database_url_for(service) if service else ""  # type: ignore[arg-type]
+        engine = create_engine(url or config.get_main_option("sqlalchemy.url") or "")
         try:
             async with engine.connect() as conn:
                 await conn.run_sync(_configure_and_run, target_metadata, service)

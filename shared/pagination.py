@@ -11,7 +11,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import DateTime, Select, and_, or_
 
 from shared.errors import ValidationFailed
 
@@ -58,11 +58,8 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
 def keyset(stmt: Select[Any], order: Sequence[Any], params: PageParams) -> Select[Any]:
     """Order by ``order`` (ascending, unique together) and start after the cursor; fetch one extra row."""
     if params.cursor:
-        values = decode_cursor(params.cursor, len(order))
-        values = [
-            datetime.fromisoformat(v) if isinstance(v, str) and _is_datetime_column(col) else v
-            for col, v in zip(order, values, strict=True)
-        ]
+        raw = decode_cursor(params.cursor, len(order))
+        values = [_cursor_value(col, v) for col, v in zip(order, raw, strict=True)]
         # (a, b) > (x, y) written out, since SQLite lacks row-value comparison on older versions.
         clauses = []
         for i in range(len(order)):
@@ -72,11 +69,26 @@ def keyset(stmt: Select[Any], order: Sequence[Any], params: PageParams) -> Selec
     return stmt.order_by(*order).limit(params.limit + 1)
 
 
-def _is_datetime_column(col: Any) -> bool:
+def _cursor_value(col: Any, value: Any) -> Any:
+    """A decoded cursor value in the column's Python type; anything else is a cursor we never issued."""
+    invalid = ValidationFailed.single("cursor", "invalid_cursor", "The cursor is not one this API issued.")
+    # A TypeDecorator (UTCDateTime) reports ``object`` as its python_type: look at the type it wraps.
+    column_type = getattr(col.type, "impl", col.type)
+    if isinstance(column_type, DateTime):
+        try:
+            parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise invalid
+        return parsed
     try:
-        return col.type.python_type is datetime
+        expected = column_type.python_type
     except NotImplementedError:
-        return False
+        return value
+    if not isinstance(value, expected):
+        raise invalid
+    return value
 
 
 def make_page(rows: Sequence[Any], params: PageParams, cursor_of: Any) -> tuple[list[Any], str | None]:

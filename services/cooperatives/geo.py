@@ -17,6 +17,7 @@ from typing import Any
 
 from pyproj import Geod
 from shapely.geometry import Point, Polygon
+from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
 from services.cooperatives.reference import peru
@@ -171,6 +172,8 @@ def validate_plot_geometry(
             )
         shp: Point | Polygon = Point(float(position[0]), float(position[1]))
         area = area_ha.quantize(AREA_QUANTUM)
+        if area <= 0:
+            raise _fail("area_ha", "area_not_positive", f"area_ha {area_ha} rounds to 0 ha.")
         normalized: dict[str, Any] = {"type": "Point", "coordinates": position}
     elif kind == "Polygon":
         rings = _polygon_rings(coordinates, field)
@@ -198,7 +201,9 @@ def validate_plot_geometry(
                 "polygon_self_intersecting",
                 f"The polygon is not simple: {explain_validity(shp)}.",
             )
-        geodesic, _perimeter = _GEOD.geometry_area_perimeter(shp)
+        # pyproj adds the rings' signed areas, so holes must wind against the shell (RFC 7946 only
+        # recommends it): orient first, or a hole drawn like its shell would add to the area.
+        geodesic, _perimeter = _GEOD.geometry_area_perimeter(orient(shp, sign=1.0))
         area = (Decimal(abs(geodesic)) / Decimal(10_000)).quantize(AREA_QUANTUM)
         if area <= 0:
             raise _fail(f"{field}.coordinates", "area_not_positive", "The polygon encloses no area.")

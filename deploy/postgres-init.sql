@@ -1,0 +1,2 @@
+-- One database per service (ARCHITECTURE.md: no shared database, no cross-service foreign keys).
+CREATE DATABASE cooperatives;
