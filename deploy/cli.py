@@ -103,6 +103,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from deploy.importing import run_import
 
+    if not Path(args.file).is_file():
+        print(f"chacra: no such file: {args.file}", file=sys.stderr)
+        return 2
     return asyncio.run(
         run_import(
             get_settings(), args.kind, Path(args.file), cooperative_id=args.cooperative, dry_run=args.dry_run

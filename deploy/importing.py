@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from deploy.cli import _migrate
@@ -65,9 +66,12 @@ async def run_import(
                         )
             except DomainError as exc:
                 progress.stop()
-                console.print(f"[red]{exc.detail}[/red]")
+                # Details echo the file's cells: escape them, or '[...]' is read as Rich markup.
+                console.print(f"[red]{escape(exc.detail)}[/red]")
                 for error in exc.extra.get("errors", []):
-                    console.print(f"  line {error['line']}, column {error['column']}: {error['detail']}")
+                    console.print(
+                        escape(f"  line {error['line']}, column {error['column']}: {error['detail']}")
+                    )
                 return 1
     finally:
         await db.dispose()

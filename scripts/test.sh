@@ -9,8 +9,14 @@ PG_PORT=${CHACRA_TEST_PG_PORT:-5432}
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# Install only when pyproject.toml changed since the last install, so a restart needs no network.
+stamp=.venv/.chacra-installed-dev
+wanted=$(cat pyproject.toml | cksum)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  echo "$wanted" > "$stamp"
+fi
 
 pg_ready() { .venv/bin/python - "$PG_HOST" "$PG_PORT" <<'PY'
 import sys, psycopg

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import OAuth2PasswordBearer
 
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import AuthSettings
@@ -169,7 +169,12 @@ class TokenIssuer:
         return jwt.encode(claims, self._private_key, algorithm=ALGORITHM)
 
 
-_bearer = HTTPBearer(auto_error=False, description="Access token from `POST /api/v1/auth/token`.")
+# Declared as OAuth2's password flow so the API docs' "Authorize" button shows a login form.
+_bearer = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    description="Log in with username and password; the token is sent as `Authorization: Bearer …`.",
+)
 
 
 def _verifier(request: Request) -> TokenVerifier:
@@ -178,12 +183,11 @@ def _verifier(request: Request) -> TokenVerifier:
 
 
 async def optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    request: Request, token: Annotated[str | None, Depends(_bearer)]
 ) -> Principal | None:
-    if credentials is None:
+    if token is None:
         return None
-    return _verifier(request).verify(credentials.credentials)
+    return _verifier(request).verify(token)
 
 
 async def current_principal(principal: Annotated[Principal | None, Depends(optional_principal)]) -> Principal:

@@ -174,3 +174,25 @@ class IdempotencyStore:
         async with db.transaction() as session:
             result = await session.execute(delete(t).where(t.c.expires_at <= (now or utcnow())))
             return int(getattr(result, "rowcount", 0) or 0)
+
+
+def document_idempotency(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the ``Idempotency-Key`` header on every POST of an OpenAPI document."""
+    parameter = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": (
+            "Any unique string (1-255 visible ASCII characters), e.g. a UUID. Retrying with the same key "
+            "and body returns the first answer; another body gives 422; a request still running, 409. "
+            "Kept at least 7 days."
+        ),
+        "schema": {"type": "string", "maxLength": 255},
+    }
+    for path_item in schema.get("paths", {}).values():
+        operation = path_item.get("post")
+        if isinstance(operation, dict):
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                parameters.append(parameter)
+    return schema

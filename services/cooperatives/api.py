@@ -12,6 +12,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cooperatives import imports, service
+from services.cooperatives.rendering import PlotJSONResponse
 from services.cooperatives.schemas import (
     CooperativeCreate,
     CooperativeRead,
@@ -136,7 +137,7 @@ async def read_cooperative(session: SessionDep, cooperative_id: str) -> Cooperat
     "/cooperatives/{cooperative_id}",
     response_model=CooperativeRead,
     tags=["registry"],
-    responses=problem_responses(401, 404, 422),
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def update_cooperative(
     session: SessionDep, principal: CurrentUser, cooperative_id: str, body: CooperativeUpdate
@@ -190,10 +191,17 @@ async def create_farmer(
     responses=problem_responses(401, 404),
 )
 async def list_farmers(
-    session: SessionDep, principal: CurrentUser, cooperative_id: str, page: PageDep
+    session: SessionDep,
+    principal: CurrentUser,
+    cooperative_id: str,
+    page: PageDep,
+    q: Annotated[str | None, Query(max_length=100, description="Part of the farmer's name.")] = None,
+    dni: Annotated[str | None, Query(pattern=r"^\d{8}$", description="Exact DNI.")] = None,
 ) -> Page[FarmerRead]:
-    """List a cooperative's farmers."""
-    return await service.list_farmers(session, principal, cooperative_id=cooperative_id, page=page)
+    """List a cooperative's farmers, optionally searching by name or DNI."""
+    return await service.list_farmers(
+        session, principal, cooperative_id=cooperative_id, page=page, query=q, dni=dni
+    )
 
 
 @router.post(
@@ -260,9 +268,10 @@ async def create_plot(
     farmer_id: str,
     body: PlotCreate,
     geometry: Annotated[Any, Depends(_decimal_geometry)],
-) -> PlotRead:
+) -> PlotJSONResponse:
     """Register a plot of a farmer; polygons get their area computed geodesically."""
-    return await service.create_plot(session, principal, farmer_id=farmer_id, data=body, geometry=geometry)
+    plot = await service.create_plot(session, principal, farmer_id=farmer_id, data=body, geometry=geometry)
+    return PlotJSONResponse(plot, status_code=201)
 
 
 @router.get(
@@ -273,23 +282,27 @@ async def create_plot(
 )
 async def list_farmer_plots(
     session: SessionDep, principal: CurrentUser, farmer_id: str, page: PageDep
-) -> Page[PlotRead]:
+) -> PlotJSONResponse:
     """List a farmer's plots."""
-    return await service.list_plots(
+    plots = await service.list_plots(
         session, principal, page=page, cooperative_id=None, farmer_id=farmer_id, ids=None
     )
+    return PlotJSONResponse(plots)
 
 
 @router.get(
     "/plots/{plot_id}", response_model=PlotRead, tags=["registry"], responses=problem_responses(401, 404)
 )
-async def read_plot(session: SessionDep, principal: CurrentUser, plot_id: str) -> PlotRead:
+async def read_plot(session: SessionDep, principal: CurrentUser, plot_id: str) -> PlotJSONResponse:
     """Read one plot, with its exact geometry."""
-    return await service.get_plot(session, principal, plot_id=plot_id)
+    return PlotJSONResponse(await service.get_plot(session, principal, plot_id=plot_id))
 
 
 @router.get(
-    "/plots", response_model=Page[PlotRead], tags=["registry"], responses=problem_responses(401, 404, 422)
+    "/plots",
+    response_model=Page[PlotRead],
+    tags=["registry"],
+    responses=problem_responses(401, 403, 404, 422),
 )
 async def list_plots(
     session: SessionDep,
@@ -298,11 +311,12 @@ async def list_plots(
     cooperative_id: str | None = None,
     farmer_id: str | None = None,
     ids: Annotated[str | None, Query(description="Comma-separated plot ids, for batch lookups.")] = None,
-) -> Page[PlotRead]:
+) -> PlotJSONResponse:
     """List plots, by cooperative, farmer or ids."""
     id_list = [i for i in ids.split(",") if i] if ids is not None else None
     if id_list is not None and len(id_list) > 500:
         raise ValidationFailed.single("ids", "too_many_ids", "Ask for at most 500 ids at a time.")
-    return await service.list_plots(
+    plots = await service.list_plots(
         session, principal, page=page, cooperative_id=cooperative_id, farmer_id=farmer_id, ids=id_list
     )
+    return PlotJSONResponse(plots)

@@ -190,7 +190,7 @@ async def load_demo(session: AsyncSession) -> list[DemoLogin] | None:
                 "gtins": None,
                 "search_text": f"{fold(name)} {number}",
                 "created_at": now + timedelta(microseconds=index),
-                "updated_at": now,
+                "updated_at": now + timedelta(microseconds=index),
             }
         )
         lon, lat = district_places()[ubigeo]

@@ -95,12 +95,14 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 def _position(value: Any, field: str) -> Position:
-    if not isinstance(value, list) or len(value) != 2:
+    # RFC 7946 allows an altitude after longitude and latitude (GPS and KML exports carry one);
+    # the EUDR geolocation is two-dimensional, so it is accepted and not kept.
+    if not isinstance(value, list) or len(value) not in (2, 3):
         raise _fail(field, "geometry_malformed", "A position is [longitude, latitude] (RFC 7946).")
     numbers = [_decimal(v) for v in value]
     if any(n is None or not n.is_finite() for n in numbers):
         raise _fail(field, "geometry_malformed", "Longitude and latitude must be numbers.")
-    return [n for n in numbers if n is not None]
+    return [n for n in numbers[:2] if n is not None]
 
 
 def _decimals(value: Decimal) -> int:

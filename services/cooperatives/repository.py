@@ -112,11 +112,16 @@ async def farmers_by_dni(session: AsyncSession, cooperative_id: str, dnis: Itera
     return {dni: farmer_id for dni, farmer_id in rows.tuples() if dni is not None}
 
 
-async def list_farmers(session: AsyncSession, cooperative_id: str, page: PageParams) -> Sequence[Farmer]:
-    stmt = keyset(
-        select(Farmer).where(Farmer.cooperative_id == cooperative_id), [Farmer.created_at, Farmer.id], page
-    )
-    return (await session.scalars(stmt)).all()
+async def list_farmers(
+    session: AsyncSession, cooperative_id: str, page: PageParams, *, query: str | None, dni: str | None
+) -> Sequence[Farmer]:
+    stmt: Select[Any] = select(Farmer).where(Farmer.cooperative_id == cooperative_id)
+    if query:
+        # Names are stored as typed; lower() on both sides makes "juana" find "Juana".
+        stmt = stmt.where(func.lower(Farmer.name).contains(query.lower(), autoescape=True))
+    if dni:
+        stmt = stmt.where(Farmer.dni == dni)
+    return (await session.scalars(keyset(stmt, [Farmer.created_at, Farmer.id], page))).all()
 
 
 # plots

@@ -7,7 +7,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from shared.auth import Role
 from shared.types import JsonDecimal
@@ -33,6 +42,15 @@ class Gender(StrEnum):
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
+def _past_date(value: date | None) -> date | None:
+    # A member who has not joined yet, or a conversion that has not started, is a typing slip.
+    if value is not None and value > date.today():
+        raise PydanticCustomError(
+            "date_in_future", "The date {value} is in the future.", {"value": str(value)}
+        )
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,7 +62,10 @@ class Token(BaseModel):
 
 
 class UserCreate(Strict):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.@-]{3,64}$")]
+    # Stored lower-case: phones capitalise the first letter of a login field.
+    username: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_.@-]{3,64}$")
+    ]
     password: Annotated[str, StringConstraints(min_length=10, max_length=256)]
     role: Role
     cooperative_id: str | None = None
@@ -79,6 +100,8 @@ class CooperativeCreate(Strict):
 
 
 class CooperativeUpdate(Strict):
+    """Only the fields sent change; ``null`` clears an optional GS1 field and is refused for the rest."""
+
     name: Name | None = None
     kind: CooperativeKind | None = None
     ubigeo: str | None = None
@@ -86,6 +109,13 @@ class CooperativeUpdate(Strict):
     gs1_company_prefix: str | None = None
     gln: str | None = None
     gtins: dict[Product, str] | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_are_not_cleared(self) -> CooperativeUpdate:
+        for name in ("name", "kind", "ubigeo", "products"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise PydanticCustomError("not_nullable", f"{name} cannot be null; leave it out to keep it.")
+        return self
 
 
 class CooperativeRead(BaseModel):
@@ -112,9 +142,12 @@ class FarmerCreate(Strict):
     dni: str | None = Field(default=None, description="8-digit DNI; never shown on public endpoints.")
     gender: Gender | None = None
     joined_on: date | None = None
-    public_name_consent: bool = Field(
-        default=False, description="The farmer agreed to have their name shown to buyers."
-    )
+    public_name_consent: bool = Field(description="The farmer agreed to have their name shown to buyers.")
+
+    @field_validator("joined_on")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        return _past_date(value)
 
 
 class FarmerRead(BaseModel):
@@ -142,6 +175,11 @@ class PlotCreate(Strict):
     altitude_m: int | None = Field(default=None, ge=0, le=6000)
     organic_since: date | None = Field(default=None, description="Start of organic conversion.")
 
+    @field_validator("organic_since")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        return _past_date(value)
+
 
 class PlotRead(BaseModel):
     id: str
@@ -149,11 +187,15 @@ class PlotRead(BaseModel):
     cooperative_id: str
     name: str
     crop: Product
-    geometry: dict[str, Any]
+    geometry: dict[str, Any] = Field(
+        description="GeoJSON with the coordinates' digits exactly as registered."
+    )
     area_ha: JsonDecimal
     altitude_m: int | None
     organic_since: date | None
     created_at: datetime
+    # The stored GeoJSON text: rendered verbatim, since a float would drop the surveyed trailing zeros.
+    _geometry_text: str | None = PrivateAttr(default=None)
 
 
 class ImportRowError(BaseModel):

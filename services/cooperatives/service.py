@@ -39,7 +39,7 @@ from services.cooperatives.schemas import (
 )
 from shared.auth import Principal, Role, TokenIssuer, hash_password, verify_password
 from shared.db import utcnow
-from shared.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from shared.ids import new_id
 from shared.pagination import Page, PageParams, make_page
 
@@ -58,7 +58,7 @@ def principal_of(user: User) -> Principal:
 
 
 async def issue_token(session: AsyncSession, issuer: TokenIssuer, *, username: str, password: str) -> Token:
-    user = await repository.get_user_by_username(session, username)
+    user = await repository.get_user_by_username(session, username.strip().lower())
     if (
         not verify_password(password, user.password_hash if user else None)
         or user is None
@@ -179,6 +179,8 @@ async def create_cooperative(session: AsyncSession, *, data: CooperativeCreate) 
 async def update_cooperative(
     session: AsyncSession, principal: Principal, *, cooperative_id: str, data: CooperativeUpdate
 ) -> CooperativeRead:
+    if principal.role not in (Role.ADMIN, Role.MANAGER):
+        raise Forbidden("Only admins and the cooperative's manager may change it.", code="role_required")
     coop = await repository.get_cooperative_for_update(session, cooperative_id)
     if coop is None or not principal.can_write_cooperative(cooperative_id):
         raise NotFound("No such cooperative.")
@@ -295,11 +297,19 @@ async def get_farmer(session: AsyncSession, principal: Principal, *, farmer_id: 
 
 
 async def list_farmers(
-    session: AsyncSession, principal: Principal, *, cooperative_id: str, page: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    cooperative_id: str,
+    page: PageParams,
+    query: str | None = None,
+    dni: str | None = None,
 ) -> Page[FarmerRead]:
     await _visible_cooperative(session, principal, cooperative_id, write=False)
     rows, cursor = make_page(
-        await repository.list_farmers(session, cooperative_id, page), page, lambda f: (f.created_at, f.id)
+        await repository.list_farmers(session, cooperative_id, page, query=query, dni=dni),
+        page,
+        lambda f: (f.created_at, f.id),
     )
     return Page[FarmerRead](items=[FarmerRead.model_validate(f) for f in rows], next=cursor)
 
@@ -308,7 +318,7 @@ async def list_farmers(
 
 
 def plot_read(plot: Plot) -> PlotRead:
-    return PlotRead(
+    read = PlotRead(
         id=plot.id,
         farmer_id=plot.farmer_id,
         cooperative_id=plot.cooperative_id,
@@ -320,6 +330,8 @@ def plot_read(plot: Plot) -> PlotRead:
         organic_since=plot.organic_since,
         created_at=plot.created_at,
     )
+    read._geometry_text = plot.geometry
+    return read
 
 
 async def create_plot(
@@ -372,12 +384,16 @@ async def list_plots(
 ) -> Page[PlotRead]:
     if cooperative_id is not None:
         await _visible_cooperative(session, principal, cooperative_id, write=False)
-    elif principal.role is Role.MANAGER:
-        cooperative_id = principal.cooperative_id
-    elif not principal.can_see_cooperative(""):
-        raise NotFound("No such cooperative.")
     if farmer_id is not None:
         await _visible_farmer(session, principal, farmer_id, write=False)
+    if cooperative_id is None and farmer_id is None:
+        if principal.role is Role.MANAGER:
+            cooperative_id = principal.cooperative_id
+        elif not principal.can_see_cooperative(""):
+            raise Forbidden(
+                "Plots are visible to admins, certifiers and each cooperative's manager.",
+                code="role_required",
+            )
     rows, cursor = make_page(
         await repository.list_plots(
             session, page, cooperative_id=cooperative_id, farmer_id=farmer_id, ids=ids

@@ -186,7 +186,7 @@ async def test_manager_looking_up_plots_by_id_never_gets_another_cooperatives_pl
     assert [p["id"] for p in response.json()["items"]] == [world.a.plot_id]
 
 
-@pytest.mark.parametrize("route", [*FARMER_AND_PLOT_ROUTES, Route("GET", "/api/v1/plots", 200)], ids=str)
+@pytest.mark.parametrize("route", FARMER_AND_PLOT_ROUTES, ids=str)
 async def test_exporter_gets_404_on_farmer_and_plot_routes(
     client: httpx.AsyncClient, world: World, headers_for: HeadersFor, route: Route
 ) -> None:
@@ -194,6 +194,33 @@ async def test_exporter_gets_404_on_farmer_and_plot_routes(
     response = await send(client, route, world.a, exporter)
     assert response.status_code == 404, response.text
     assert response.json()["code"] == "not_found"
+
+
+async def test_exporter_listing_all_plots_is_told_the_role_cannot(
+    client: httpx.AsyncClient, world: World, headers_for: HeadersFor
+) -> None:
+    exporter = headers_for(Role.EXPORTER, organization="Exportadora Andina SAC")
+    response = await client.get("/api/v1/plots", headers=exporter)
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "role_required"
+
+
+@pytest.mark.parametrize("role", [Role.EXPORTER, Role.CERTIFIER])
+async def test_roles_other_than_admin_and_manager_get_403_on_patch(
+    client: httpx.AsyncClient, world: World, headers_for: HeadersFor, role: Role
+) -> None:
+    scope = (
+        {"organization": "Exportadora Andina SAC"}
+        if role is Role.EXPORTER
+        else {"certifying_body_id": "cb_x"}
+    )
+    response = await client.patch(
+        f"/api/v1/cooperatives/{world.a.coop_id}",
+        json={"name": "Otro nombre"},
+        headers=headers_for(role, **scope),
+    )
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "role_required"
 
 
 @pytest.mark.parametrize(

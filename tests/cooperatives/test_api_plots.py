@@ -264,3 +264,50 @@ async def test_batch_lookup_by_ids_returns_exactly_those_plots(
     assert response.status_code == 200, response.text
     assert sorted(p["id"] for p in response.json()["items"]) == sorted([a["id"], c["id"]])
     assert b["id"] not in {p["id"] for p in response.json()["items"]}
+
+
+async def test_plot_coordinates_are_returned_with_the_digits_registered(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    coop = await create_cooperative(client, admin_headers)
+    farmer = await create_farmer(client, admin_headers, coop["id"])
+    raw = (
+        '{"name": "Parcela ceros", "crop": "cacao", "geometry": {"type": "Polygon", "coordinates": '
+        "[[[-76.360100, -6.487500], [-76.359100, -6.487500], [-76.359100, -6.486500], "
+        "[-76.360100, -6.486500], [-76.360100, -6.487500]]]}}"
+    )
+    created = await client.post(
+        f"/api/v1/farmers/{farmer['id']}/plots",
+        content=raw,
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert created.status_code == 201, created.text
+    assert "[-76.360100,-6.487500]" in created.text
+    read = await client.get(f"/api/v1/plots/{created.json()['id']}", headers=admin_headers)
+    assert "[-76.360100,-6.487500]" in read.text
+    listed = await client.get(f"/api/v1/farmers/{farmer['id']}/plots", headers=admin_headers)
+    assert "[-76.360100,-6.487500]" in listed.text
+    # What the API gives back can be registered again: the digits survive the round trip.
+    again = await client.post(
+        f"/api/v1/farmers/{farmer['id']}/plots",
+        content=read.text.replace('"Parcela ceros"', '"Parcela ceros 2"'),
+        headers={**admin_headers, "Content-Type": "application/json"},
+    )
+    assert again.status_code in (201, 422)
+    assert again.json().get("code") != "coordinate_precision"
+
+
+async def test_a_position_with_altitude_is_accepted_as_two_dimensional(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    coop = await create_cooperative(client, admin_headers)
+    farmer = await create_farmer(client, admin_headers, coop["id"])
+    body = {
+        "name": "Con altitud",
+        "crop": "cacao",
+        "area_ha": 1.5,
+        "geometry": {"type": "Point", "coordinates": [-76.365123, -6.487456, 420.5]},
+    }
+    response = await client.post(f"/api/v1/farmers/{farmer['id']}/plots", json=body, headers=admin_headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["geometry"]["coordinates"] == [-76.365123, -6.487456]

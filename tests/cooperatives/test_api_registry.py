@@ -273,7 +273,7 @@ async def test_farmer_with_invalid_dni_is_refused(
     coop = await create_cooperative(client, admin_headers)
     response = await client.post(
         f"/api/v1/cooperatives/{coop['id']}/farmers",
-        json={"name": "Ana", "dni": "1234"},
+        json={"name": "Ana", "dni": "1234", "public_name_consent": False},
         headers=admin_headers,
     )
     assert first_error(response) == ("dni_invalid", "dni")
@@ -286,7 +286,9 @@ async def test_same_dni_twice_in_one_cooperative_is_dni_taken(
     dni = valid_dni()
     await create_farmer(client, admin_headers, coop["id"], dni=dni)
     response = await client.post(
-        f"/api/v1/cooperatives/{coop['id']}/farmers", json={"name": "Otra", "dni": dni}, headers=admin_headers
+        f"/api/v1/cooperatives/{coop['id']}/farmers",
+        json={"name": "Otra", "dni": dni, "public_name_consent": False},
+        headers=admin_headers,
     )
     assert response.status_code == 409, response.text
     assert response.json()["code"] == "dni_taken"

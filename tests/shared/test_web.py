@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+from fastapi import FastAPI
+
+from shared.observability import JsonFormatter
+from tests.factories import create_cooperative
+
+
+async def test_large_answers_are_gzipped_for_slow_links(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    for _ in range(6):
+        await create_cooperative(client, admin_headers)
+    response = await client.get("/api/v1/cooperatives?limit=100", headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(response.json()["items"]) >= 6
+
+
+async def test_every_post_documents_the_idempotency_key_header(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    posts = [op for item in paths.values() for method, op in item.items() if method == "post"]
+    assert posts
+    for operation in posts:
+        names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+        assert "Idempotency-Key" in names, operation["operationId"]
+
+
+def test_json_logs_carry_extra_fields_and_no_terminal_escapes() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 1, "Uvicorn running on %s", ("x",), None
+    )
+    record.color_message = "\x1b[1mUvicorn\x1b[0m"
+    record.service = "cooperatives"
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["msg"] == "Uvicorn running on x"
+    assert entry["service"] == "cooperatives"
+    assert "color_message" not in entry
