@@ -75,5 +75,5 @@ async def run_import(
                 return 1
     finally:
         await db.dispose()
-    print(json.dumps(result.model_dump(mode="json")))
+    print(json.dumps(result.model_dump(mode="json", exclude_none=True)))
     return 0

@@ -167,7 +167,9 @@ async def import_cooperatives(
         batch_rows=settings.import_batch_rows,
         max_errors=settings.import_max_errors,
     )
-    return JSONResponse(result.model_dump(mode="json"), status_code=200 if dry_run else 201)
+    return JSONResponse(
+        result.model_dump(mode="json", exclude_none=True), status_code=200 if dry_run else 201
+    )
 
 
 @router.post(
@@ -232,7 +234,9 @@ async def import_farmers(
         batch_rows=settings.import_batch_rows,
         max_errors=settings.import_max_errors,
     )
-    return JSONResponse(result.model_dump(mode="json"), status_code=200 if dry_run else 201)
+    return JSONResponse(
+        result.model_dump(mode="json", exclude_none=True), status_code=200 if dry_run else 201
+    )
 
 
 @router.get(

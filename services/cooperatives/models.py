@@ -114,6 +114,8 @@ class Plot(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
+        # A member names each plot once: a re-sent registration must not become a second plot.
+        UniqueConstraint("farmer_id", "name"),
         Index("ix_plots_cooperative", "cooperative_id", "created_at", "id"),
         Index("ix_plots_farmer", "farmer_id"),
     )

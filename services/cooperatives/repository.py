@@ -9,12 +9,8 @@ from sqlalchemy import Select, Text, cast, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cooperatives.models import Cooperative, Farmer, Plot, User
+from services.cooperatives.reference import fold
 from shared.pagination import PageParams, keyset
-
-
-async def add(session: AsyncSession, obj: Any) -> None:
-    session.add(obj)
-    await session.flush()
 
 
 async def bulk_insert(session: AsyncSession, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
@@ -102,14 +98,49 @@ async def dni_exists(session: AsyncSession, cooperative_id: str, dni: str) -> bo
     return found is not None
 
 
-async def farmers_by_dni(session: AsyncSession, cooperative_id: str, dnis: Iterable[str]) -> dict[str, str]:
+async def farmers_by_dni(
+    session: AsyncSession, cooperative_id: str, dnis: Iterable[str]
+) -> dict[str, tuple[str, str]]:
+    """DNI → (farmer id, name) of the cooperative's members among ``dnis``."""
     wanted = list(set(dnis))
     if not wanted:
         return {}
     rows = await session.execute(
-        select(Farmer.dni, Farmer.id).where(Farmer.cooperative_id == cooperative_id, Farmer.dni.in_(wanted))
+        select(Farmer.dni, Farmer.id, Farmer.name).where(
+            Farmer.cooperative_id == cooperative_id, Farmer.dni.in_(wanted)
+        )
     )
-    return {dni: farmer_id for dni, farmer_id in rows.tuples() if dni is not None}
+    return {dni: (farmer_id, name) for dni, farmer_id, name in rows if dni is not None}
+
+
+async def farmers_without_dni_by_name(
+    session: AsyncSession, cooperative_id: str, names: Iterable[str]
+) -> dict[str, list[str]]:
+    """Folded name → ids of the cooperative's members without a DNI who bear that name."""
+    wanted = {fold(n): n for n in names}
+    if not wanted:
+        return {}
+    lowered = list({n.lower() for n in wanted.values()} | set(wanted))
+    rows = await session.execute(
+        select(Farmer.id, Farmer.name).where(
+            Farmer.cooperative_id == cooperative_id,
+            Farmer.dni.is_(None),
+            func.lower(Farmer.name).in_(lowered),
+        )
+    )
+    found: dict[str, list[str]] = {}
+    for farmer_id, name in rows:
+        if fold(name) in wanted:
+            found.setdefault(fold(name), []).append(farmer_id)
+    return found
+
+
+async def plot_names_of(session: AsyncSession, farmer_ids: Iterable[str]) -> set[tuple[str, str]]:
+    wanted = list(set(farmer_ids))
+    if not wanted:
+        return set()
+    rows = await session.execute(select(Plot.farmer_id, Plot.name).where(Plot.farmer_id.in_(wanted)))
+    return {(farmer_id, name) for farmer_id, name in rows}
 
 
 async def list_farmers(

@@ -210,4 +210,10 @@ class ImportResult(BaseModel):
     rows: int = Field(description="Data rows read.")
     dry_run: bool
     plots_created: int | None = None
+    would_create: int | None = Field(
+        default=None, description="On a dry run: objects a real import would write."
+    )
+    would_create_plots: int | None = Field(
+        default=None, description="On a dry run: plots a real import would write."
+    )
     errors: list[ImportRowError] = []

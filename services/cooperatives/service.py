@@ -362,7 +362,9 @@ async def create_plot(
         altitude_m=data.altitude_m,
         organic_since=data.organic_since,
     )
-    await repository.add(session, plot)
+    await _flush_unique(
+        session, plot, "plot_name_taken", f"The farmer already has a plot named '{data.name}'."
+    )
     return plot_read(plot)
 
 

@@ -311,3 +311,20 @@ async def test_a_position_with_altitude_is_accepted_as_two_dimensional(
     response = await client.post(f"/api/v1/farmers/{farmer['id']}/plots", json=body, headers=admin_headers)
     assert response.status_code == 201, response.text
     assert response.json()["geometry"]["coordinates"] == [-76.365123, -6.487456]
+
+
+async def test_a_second_plot_with_the_same_name_for_the_same_farmer_is_a_conflict(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    coop = await create_cooperative(client, admin_headers)
+    farmer = await create_farmer(client, admin_headers, coop["id"])
+    await create_plot(client, admin_headers, farmer["id"], name="La Loma")
+    again = await client.post(
+        f"/api/v1/farmers/{farmer['id']}/plots",
+        json={"name": "La Loma", "crop": "cacao", "geometry": TARAPOTO_POLYGON},
+        headers=admin_headers,
+    )
+    assert again.status_code == 409, again.text
+    assert again.json()["code"] == "plot_name_taken"
+    listed = await client.get(f"/api/v1/farmers/{farmer['id']}/plots", headers=admin_headers)
+    assert len(listed.json()["items"]) == 1

@@ -100,6 +100,7 @@ def upgrade() -> None:
             ["cooperative_id"], ["cooperatives.id"], name=op.f("fk_plots_cooperative_id_cooperatives")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plots")),
+        sa.UniqueConstraint("farmer_id", "name", name=op.f("uq_plots_farmer_id_name")),
     )
     op.create_index("ix_plots_cooperative", "plots", ["cooperative_id", "created_at", "id"])
     op.create_index("ix_plots_farmer", "plots", ["farmer_id"])
