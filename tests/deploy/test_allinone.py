@@ -67,7 +67,7 @@ async def test_openapi_merges_every_services_paths(allinone_client: httpx.AsyncC
     for _service, prefix in ALL_PREFIXES:
         assert any(path.startswith(prefix) for path in schema["paths"]), prefix
     assert "Problem" in schema["components"]["schemas"]
-    assert "HTTPBearer" in schema["components"]["securitySchemes"]
+    assert "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
 
 
 async def test_docs_serve_swagger_ui_on_the_merged_document(allinone_client: httpx.AsyncClient) -> None:
