@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -224,8 +225,25 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> JSONRes
     )
 
 
+async def _database_busy_handler(request: Request, exc: Exception) -> JSONResponse:
+    # SQLite's single writer past its busy timeout, a PostgreSQL deadlock or serialization failure, or
+    # a database that does not answer: the transaction was rolled back and a retry can succeed.
+    logger.warning("database busy or unavailable", extra={"path": request.url.path, "error": str(exc)})
+    response = problem_response(
+        503,
+        "database_busy",
+        "Database busy",
+        "The database could not handle this request right now; nothing was saved. Retry shortly "
+        "(with the same Idempotency-Key).",
+        instance=request.url.path,
+    )
+    response.headers["Retry-After"] = "2"
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)
+    app.add_exception_handler(OperationalError, _database_busy_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 
+from services.cooperatives import service
 from shared.observability import JsonFormatter
 from tests.factories import create_cooperative
 
@@ -40,3 +44,28 @@ def test_json_logs_carry_extra_fields_and_no_terminal_escapes() -> None:
     assert entry["msg"] == "Uvicorn running on x"
     assert entry["service"] == "cooperatives"
     assert "color_message" not in entry
+
+
+async def test_a_busy_database_answers_503_with_retry_after_and_writes_nothing(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = service.create_cooperative
+
+    async def locked(*args: Any, **kwargs: Any) -> Any:
+        await original(*args, **kwargs)
+        raise OperationalError("INSERT …", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(service, "create_cooperative", locked)
+    body = {
+        "name": "Bloqueada",
+        "ruc": "20123456786",
+        "kind": "cooperative",
+        "ubigeo": "221001",
+        "products": ["cacao"],
+    }
+    response = await client.post("/api/v1/cooperatives", json=body, headers=admin_headers)
+    assert response.status_code == 503
+    assert response.json()["code"] == "database_busy"
+    assert response.headers["retry-after"] == "2"
+    listed = await client.get("/api/v1/cooperatives?q=bloqueada")
+    assert listed.json()["items"] == []
