@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.types import Receive, Scope, Send
 
 from deploy.topology import SERVICES, owner_of
 from shared.db import Database
+from shared.docs import install_docs
 from shared.errors import install_error_handlers, problem_response
 from shared.observability import metrics_response
 from shared.settings import Settings, get_settings
@@ -80,6 +80,7 @@ def create_allinone(
 
     root = FastAPI(title="Chacra", lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
     install_error_handlers(root)
+    install_docs(root)
     openapi_cache: dict[str, Any] = {}
 
     @root.get("/", include_in_schema=False)
@@ -91,10 +92,6 @@ def create_allinone(
         if not openapi_cache:
             openapi_cache.update(merge_openapi(apps))
         return JSONResponse(openapi_cache)
-
-    @root.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="Chacra API")
 
     @root.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -37,9 +37,6 @@ SERVICES: tuple[ServiceRoute, ...] = (
     ),
 )
 
-# Served by every service on its own and, in the all-in-one process, by the process itself.
-OPERATIONAL_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect")
-
 
 def owner_of(path: str) -> ServiceRoute | None:
     """The service whose prefix matches ``path`` (a prefix matches itself and what follows a ``/``)."""

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from shared.auth import TokenVerifier
 from shared.db import Database
+from shared.docs import install_docs
 from shared.errors import document_problems, install_error_handlers, problem_response, problem_responses
 from shared.idempotency import IdempotencyStore, document_idempotency
 from shared.migrations import upgrade_to_head
@@ -118,7 +119,15 @@ def create_service_app(
             if database is None:
                 await db.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app, title=title)
     install_error_handlers(app)
     for router in routers:
         app.include_router(router)

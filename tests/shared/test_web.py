@@ -69,3 +69,11 @@ async def test_a_busy_database_answers_503_with_retry_after_and_writes_nothing(
     assert response.headers["retry-after"] == "2"
     listed = await client.get("/api/v1/cooperatives?q=bloqueada")
     assert listed.json()["items"] == []
+
+
+async def test_api_docs_load_their_scripts_from_this_server_not_a_cdn(client: httpx.AsyncClient) -> None:
+    page = await client.get("/docs")
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "https://" not in page.text
+    script = await client.get("/docs/assets/swagger-ui-bundle.js")
+    assert script.status_code == 200 and len(script.content) > 100_000
