@@ -8,25 +8,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deploy.migrate import migrate_services
 from deploy.topology import SERVICES, nginx_config
 from shared.settings import Settings, get_settings
 
 TARGETS = ["all", *(s.name for s in SERVICES)]
 
 
-async def _migrate(settings: Settings, targets: list[str]) -> None:
-    from shared.migrations import upgrade_to_head
-
-    for route in SERVICES:
-        if route.name in targets:
-            await upgrade_to_head(route.name, settings.database_url_for(route.name))
-
-
 async def _load_demo(settings: Settings) -> list[Any] | None:
     from services.cooperatives.demo import load_demo
     from shared.db import Database
 
-    await _migrate(settings, [s.name for s in SERVICES])
+    await migrate_services(settings, [s.name for s in SERVICES])
     db = Database(settings.database_url_for("cooperatives"))
     try:
         async with db.transaction() as session:
@@ -52,6 +45,12 @@ def _print_logins(logins: list[Any] | None, base: str) -> None:
     )
 
 
+def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -67,11 +66,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from deploy.allinone import create_allinone
 
         app = create_allinone(settings)
-        where = f"database {settings.database_url}"
+        where = f"database {_shown(settings.database_url)}"
     else:
         route = next(s for s in SERVICES if s.name == args.target)
         app = route.factory()(settings)
-        where = f"database {settings.database_url_for(route.name)}"
+        where = f"database {_shown(settings.database_url_for(route.name))}"
     print(f"\nChacra ({args.target}) on {base} — {where}")
     print(f"  API docs:     {base}/docs")
     print(f"  OpenAPI:      {base}/openapi.json")
@@ -95,7 +94,7 @@ def cmd_demo(_args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     targets = [s.name for s in SERVICES] if args.target == "all" else [args.target]
-    asyncio.run(_migrate(get_settings(), targets))
+    asyncio.run(migrate_services(get_settings(), targets))
     print(f"Migrated: {', '.join(targets)}")
     return 0
 

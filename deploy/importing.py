@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
-from deploy.cli import _migrate
+from deploy.migrate import migrate_services
 from services.cooperatives import imports
 from services.cooperatives.schemas import ImportResult
 from shared.auth import Principal, Role
@@ -29,7 +29,7 @@ async def run_import(
     if kind == "farmers" and not cooperative_id:
         console.print("[red]--cooperative ID is required to import farmers[/red]")
         return 2
-    await _migrate(settings, ["cooperatives"])
+    await migrate_services(settings, ["cooperatives"])
     db = Database(settings.database_url_for("cooperatives"))
     columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
     try:

@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio.to_thread
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -36,6 +37,15 @@ class Role(StrEnum):
     MANAGER = "manager"
     EXPORTER = "exporter"
     CERTIFIER = "certifier"
+
+
+async def hash_password_async(password: str) -> str:
+    """argon2 costs ~0.2 s of CPU by design: keep it off the event loop."""
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+async def verify_password_async(password: str, password_hash: str | None) -> bool:
+    return await anyio.to_thread.run_sync(verify_password, password, password_hash)
 
 
 def hash_password(password: str) -> str:

@@ -16,6 +16,7 @@ from shared.errors import (
     BadRequest,
     Conflict,
     DomainError,
+    FieldError,
     Forbidden,
     NotFound,
     ServiceUnavailable,
@@ -47,7 +48,8 @@ class ServiceClient:
         if (base_url is None) == (app is None) and transport is None:
             raise ValueError("give exactly one of base_url or app")
         if app is not None:
-            transport = httpx.ASGITransport(app=app)
+            # A crash in the sibling must look like a 500 from a remote peer, not raise in the caller.
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             base_url = f"http://{self.service}.internal"
         self._http = httpx.AsyncClient(base_url=base_url or "", transport=transport, timeout=timeout)
 
@@ -82,4 +84,9 @@ class ServiceClient:
             problem = {}
         cls = _BY_STATUS.get(response.status_code, BadRequest)
         detail = str(problem.get("detail") or f"The {self.service} service refused the request.")
-        return cls(detail, code=problem.get("code"))
+        errors = [
+            FieldError.model_validate(e)
+            for e in problem.get("errors") or []
+            if isinstance(e, dict) and "field" in e
+        ]
+        return cls(detail, code=problem.get("code"), errors=errors or None)

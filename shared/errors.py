@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -29,6 +29,15 @@ class FieldError(BaseModel):
     detail: str
 
 
+class RowError(BaseModel):
+    """One bad row of an uploaded file."""
+
+    line: int = Field(description="Line in the file; the header is line 1.")
+    column: str | None
+    code: str
+    detail: str
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 
@@ -40,7 +49,9 @@ class Problem(BaseModel):
     code: str
     detail: str
     instance: str | None = None
-    errors: list[FieldError] | None = None
+    errors: list[FieldError] | list[RowError] | None = Field(
+        default=None, description="Offending fields of a request, or bad rows of an uploaded file."
+    )
 
 
 class DomainError(Exception):
@@ -241,9 +252,22 @@ async def _database_busy_handler(request: Request, exc: Exception) -> JSONRespon
     return response
 
 
+async def _integrity_handler(request: Request, exc: Exception) -> JSONResponse:
+    # A unique index that a concurrent request reached first: the rules were checked, then raced.
+    logger.info("integrity conflict", extra={"path": request.url.path, "error": str(exc)})
+    return problem_response(
+        409,
+        "conflict",
+        "Conflict",
+        "A concurrent change conflicts with this request; nothing was saved. Read the current state, retry.",
+        instance=request.url.path,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(OperationalError, _database_busy_handler)
+    app.add_exception_handler(IntegrityError, _integrity_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

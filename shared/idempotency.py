@@ -86,9 +86,19 @@ class StoredResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class Claimed:
+    """A key this request holds; ``locked_at`` tells it apart from a later takeover of the same key."""
+
+    owner: str
+    key: str
+    locked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     outcome: Outcome
     stored: StoredResponse | None = None
+    claimed: Claimed | None = None
 
 
 class IdempotencyStore:
@@ -128,7 +138,7 @@ class IdempotencyStore:
                         expires_at=now + self.ttl,
                     )
                 )
-                return Claim(Outcome.CLAIMED)
+                return Claim(Outcome.CLAIMED, claimed=Claimed(owner, key, now))
             if row["fingerprint"] != print_:
                 return Claim(Outcome.MISMATCH)
             if row["state"] == COMPLETED:
@@ -148,14 +158,15 @@ class IdempotencyStore:
                     .values(locked_at=now)
                 )
                 if getattr(taken, "rowcount", 0) == 1:
-                    return Claim(Outcome.CLAIMED)
+                    return Claim(Outcome.CLAIMED, claimed=Claimed(owner, key, now))
             return Claim(Outcome.IN_FLIGHT)
 
-    async def complete(self, session: AsyncSession, owner: str, key: str, response: StoredResponse) -> None:
+    async def complete(self, session: AsyncSession, claimed: Claimed, response: StoredResponse) -> bool:
+        """Store the answer in the request's transaction; False when a retry took the key over."""
         t = self.table
-        await session.execute(
+        result = await session.execute(
             update(t)
-            .where(t.c.owner == owner, t.c.key == key)
+            .where(*self._held(claimed))
             .values(
                 state=COMPLETED,
                 status_code=response.status_code,
@@ -163,11 +174,20 @@ class IdempotencyStore:
                 response_body=response.body,
             )
         )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
 
-    async def release(self, db: Database, owner: str, key: str) -> None:
-        t = self.table
+    async def release(self, db: Database, claimed: Claimed) -> None:
         async with db.transaction() as session:
-            await session.execute(delete(t).where(t.c.owner == owner, t.c.key == key, t.c.state == IN_FLIGHT))
+            await session.execute(delete(self.table).where(*self._held(claimed)))
+
+    def _held(self, claimed: Claimed) -> list[Any]:
+        t = self.table
+        return [
+            t.c.owner == claimed.owner,
+            t.c.key == claimed.key,
+            t.c.state == IN_FLIGHT,
+            t.c.locked_at == claimed.locked_at,
+        ]
 
     async def purge_expired(self, db: Database, *, now: datetime | None = None) -> int:
         t = self.table

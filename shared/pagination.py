@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -77,11 +77,13 @@ def _cursor_value(col: Any, value: Any) -> Any:
     if isinstance(column_type, DateTime):
         try:
             parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
+            # Out-of-range offsets (year 1 at +14:00) overflow only when converted to UTC.
+            utc = parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
+        except (ValueError, OverflowError):
+            utc = None
+        if utc is None:
             raise invalid
-        return parsed
+        return utc
     try:
         expected = column_type.python_type
     except NotImplementedError:

@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     certification: ServiceSettings = ServiceSettings()
     # Rural devices queue requests offline for days, so keys must outlive a long outage (issue #2).
     idempotency_ttl_days: int = Field(default=7, ge=7)
-    # An in-flight key whose request died with its process is taken over after this long.
-    idempotency_lock_seconds: int = Field(default=60, ge=1)
+    # An in-flight key whose request died with its process is taken over after this long; longer
+    # than the slowest request (a 100,000-row import takes about a minute).
+    idempotency_lock_seconds: int = Field(default=600, ge=1)
+    max_body_bytes: int = Field(default=100 * 2**20, ge=1024)
     import_max_errors: int = Field(default=1000, ge=1)
     import_batch_rows: int = Field(default=1000, ge=1, le=10_000)
     service_timeout_seconds: float = Field(default=10.0, gt=0)

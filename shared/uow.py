@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import Database
 from shared.errors import PROBLEM_MEDIA_TYPE, DomainError, problem_type
-from shared.idempotency import KEY_PATTERN, IdempotencyStore, Outcome, StoredResponse, fingerprint
+from shared.idempotency import KEY_PATTERN, Claimed, IdempotencyStore, Outcome, StoredResponse, fingerprint
 
 logger = logging.getLogger("chacra.uow")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -50,6 +50,10 @@ class UnitOfWork:
     def started(self) -> bool:
         return self._session is not None
 
+    def read_only(self) -> None:
+        if self._session is None:
+            self._write = False
+
     async def commit(self) -> None:
         if self._session is not None:
             await self._session.commit()
@@ -68,6 +72,27 @@ class UnitOfWork:
 def request_session(request: Request) -> AsyncSession:
     uow: UnitOfWork = request.state.uow
     return uow.session
+
+
+def request_read_session(request: Request) -> AsyncSession:
+    """For a POST that only reads (logging in): on SQLite it must not take the single write lock."""
+    uow: UnitOfWork = request.state.uow
+    uow.read_only()
+    return uow.session
+
+
+def _no_store(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in headers)
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    await _send_problem(
+        send,
+        413,
+        "payload_too_large",
+        "Body too large",
+        f"The request body may be at most {limit // 2**20} MiB.",
+    )
 
 
 def _problem_message(status: int, code: str, title: str, detail: str) -> tuple[Message, Message]:
@@ -91,30 +116,55 @@ async def _send_problem(send: Send, status: int, code: str, title: str, detail: 
     await send(body)
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    pass
+
+
 class _SpooledBody:
     """The request body on disk past 1 MiB, so a large CSV upload never sits whole in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
         self.file: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
         self.digest = hashlib.sha256()
+        self._limit = limit
+        self._size = 0
+        self._done = False
 
     async def read_from(self, receive: Receive, boundary: bytes | None) -> None:
         self._upstream = receive
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise ConnectionError("client disconnected while sending the body")
+                raise ClientGone
             chunk: bytes = message.get("body", b"")
+            self._size += len(chunk)
+            if self._size > self._limit:
+                raise BodyTooLarge
             self.file.write(chunk)
             if not message.get("more_body", False):
                 break
-        self._size = self.file.tell()
         self.file.seek(0)
-        # A retried multipart upload gets a fresh random boundary; the content is what counts.
+        self._digest_without(boundary)
+        self.file.seek(0)
+
+    def _digest_without(self, boundary: bytes | None) -> None:
+        # A retried multipart upload gets a fresh random boundary; the content is what counts. The
+        # last bytes of each chunk wait for the next one, so a boundary split across two is removed.
+        keep = len(boundary) - 1 if boundary else 0
+        pending = b""
         while chunk := self.file.read(CHUNK):
-            self.digest.update(chunk.replace(boundary, b"") if boundary else chunk)
-        self.file.seek(0)
-        self._done = False
+            pending = (pending + chunk).replace(boundary, b"") if boundary else chunk
+            if keep and len(pending) > keep:
+                self.digest.update(pending[:-keep])
+                pending = pending[-keep:]
+            elif not keep:
+                self.digest.update(pending)
+                pending = b""
+        self.digest.update(pending)
 
     async def receive(self) -> Message:
         if self._done:
@@ -125,6 +175,22 @@ class _SpooledBody:
             self._done = True
             self.file.close()
         return {"type": "http.request", "body": chunk, "more_body": more}
+
+
+def _limit_body(receive: Receive, limit: int) -> Receive:
+    """Count the body as the app reads it; past ``limit`` bytes the request fails with 413."""
+    received = 0
+
+    async def limited() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return limited
 
 
 class _Responder:
@@ -145,6 +211,10 @@ class _Responder:
         self._start: Message | None = None
         self._parts: list[bytes] = []
         self.settled = False
+
+    @property
+    def started(self) -> bool:
+        return self._start is not None
 
     async def send(self, message: Message) -> None:
         if self.settled:
@@ -190,75 +260,65 @@ class UnitOfWorkMiddleware:
         state = scope["app"].state
         db: Database = state.database
         store: IdempotencyStore = state.idempotency
+        limit: int = state.settings.max_body_bytes
         method: str = scope["method"]
         uow = UnitOfWork(db, write=method not in SAFE_METHODS)
         scope_state: MutableMapping[str, Any] = scope.setdefault("state", {})
         scope_state["uow"] = uow
 
         headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await _send_too_large(send, limit)
+            return
+        receive = _limit_body(receive, limit)
         key = headers.get("idempotency-key")
-        claimed: tuple[str, str] | None = None
+        claimed: Claimed | None = None
         if method == "POST" and key is not None:
-            if not KEY_PATTERN.match(key):
-                await _send_problem(
-                    send,
-                    400,
-                    "invalid_idempotency_key",
-                    "Invalid Idempotency-Key",
-                    "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            outcome = await self._claim(scope, receive, send, state, headers, key, limit)
+            if outcome is None:
+                return
+            claimed, receive = outcome
+
+        async def release() -> None:
+            if claimed is None:
+                return
+            try:
+                await store.release(db, claimed)
+            except Exception:  # the answer must not change; the key frees itself after the lock timeout
+                logger.warning(
+                    "could not release an idempotency key", extra={"key": claimed.key}, exc_info=True
                 )
-                return
-            body = _SpooledBody()
-            boundary_match = _BOUNDARY.search(headers.get("content-type", "").encode())
-            await body.read_from(receive, boundary_match.group(1) if boundary_match else None)
-            owner = self._owner(state, headers)
-            print_ = fingerprint(method, scope["path"], scope.get("query_string", b""), body.digest.digest())
-            claim = await store.claim(db, owner, key, print_)
-            if claim.outcome is Outcome.REPLAY and claim.stored is not None:
-                await self._replay(send, claim.stored)
-                return
-            if claim.outcome is Outcome.MISMATCH:
-                await _send_problem(
-                    send,
-                    422,
-                    "idempotency_key_reused",
-                    "Idempotency-Key reused",
-                    "This Idempotency-Key was already used with a different request body.",
-                )
-                return
-            if claim.outcome is Outcome.IN_FLIGHT:
-                await _send_problem(
-                    send,
-                    409,
-                    "idempotency_key_in_flight",
-                    "Request still in progress",
-                    "A request with this Idempotency-Key is still being processed; retry shortly.",
-                )
-                return
-            claimed = (owner, key)
-            receive = body.receive
 
         async def settle(
             status: int, response_headers: list[tuple[bytes, bytes]], response_body: bytes | None
         ) -> tuple[Message, Message] | None:
             if status >= 400:
                 await uow.close(rollback=True)
-                if claimed:
-                    await store.release(db, *claimed)
+                await release()
                 return None
+            # Only a success is the answer to replay: a redirect, or a token marked no-store, is not.
+            storable = claimed is not None and status < 300 and not _no_store(response_headers)
             try:
-                if claimed:
+                if storable and claimed is not None:
                     stored = StoredResponse(
                         status,
                         [(k.decode("latin-1"), v.decode("latin-1")) for k, v in response_headers],
                         response_body or b"",
                     )
-                    await store.complete(uow.session, claimed[0], claimed[1], stored)
+                    if not await store.complete(uow.session, claimed, stored):
+                        await uow.close(rollback=True)
+                        return _problem_message(
+                            409,
+                            "idempotency_key_superseded",
+                            "Request superseded",
+                            "This request took so long that a retry with the same Idempotency-Key took it "
+                            "over; nothing was saved by this one. Retry to get the retry's answer.",
+                        )
                 await uow.commit()
             except (IntegrityError, OperationalError) as exc:
                 await uow.close(rollback=True)
-                if claimed:
-                    await store.release(db, *claimed)
+                await release()
                 logger.warning("commit failed", extra={"path": scope["path"], "error": str(exc.orig)})
                 if isinstance(exc, IntegrityError):
                     return _problem_message(
@@ -275,19 +335,84 @@ class UnitOfWorkMiddleware:
                     "Retry with the same Idempotency-Key.",
                 )
             await uow.close(rollback=False)
+            if not storable:
+                await release()
             return None
 
         responder = _Responder(send, settle, buffer=claimed is not None)
         try:
             await self.app(scope, receive, responder.send)
-        except BaseException:
-            await uow.close(rollback=True)
-            if claimed and not responder.settled:
-                await store.release(db, *claimed)
-            raise
+        except BodyTooLarge:
+            if not responder.started:
+                await _send_too_large(send, limit)
+        except ClientGone:
+            pass
         finally:
             if uow.started:
                 await uow.close(rollback=True)
+            if not responder.settled:
+                # An exception, or an app that never answered (a stream whose client left).
+                await release()
+
+    async def _claim(
+        self, scope: Scope, receive: Receive, send: Send, state: Any, headers: Headers, key: str, limit: int
+    ) -> tuple[Claimed, Receive] | None:
+        """Claim the key, or answer for it (replay, mismatch, in flight); ``None`` once answered."""
+        if not KEY_PATTERN.match(key):
+            await _send_problem(
+                send,
+                400,
+                "invalid_idempotency_key",
+                "Invalid Idempotency-Key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+            )
+            return None
+        body = _SpooledBody(limit)
+        boundary_match = _BOUNDARY.search(headers.get("content-type", "").encode())
+        try:
+            await body.read_from(receive, boundary_match.group(1) if boundary_match else None)
+        except ClientGone:
+            return None
+        except BodyTooLarge:
+            await _send_too_large(send, limit)
+            return None
+        owner = self._owner(state, headers)
+        print_ = fingerprint(
+            scope["method"], scope["path"], scope.get("query_string", b""), body.digest.digest()
+        )
+        try:
+            claim = await state.idempotency.claim(state.database, owner, key, print_)
+        except OperationalError:
+            await _send_problem(
+                send,
+                503,
+                "database_busy",
+                "Database busy",
+                "The database is busy; nothing was done. Retry shortly.",
+            )
+            return None
+        if claim.outcome is Outcome.REPLAY and claim.stored is not None:
+            await self._replay(send, claim.stored)
+            return None
+        if claim.outcome is Outcome.MISMATCH:
+            await _send_problem(
+                send,
+                422,
+                "idempotency_key_reused",
+                "Idempotency-Key reused",
+                "This Idempotency-Key was already used with a different request body.",
+            )
+            return None
+        if claim.outcome is Outcome.IN_FLIGHT or claim.claimed is None:
+            await _send_problem(
+                send,
+                409,
+                "idempotency_key_in_flight",
+                "Request still in progress",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            )
+            return None
+        return claim.claimed, body.receive
 
     @staticmethod
     def _owner(state: Any, headers: Headers) -> str:

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from services.cooperatives.schemas import (
     FarmerCreate,
     FarmerRead,
     ImportResult,
+    Me,
     PlotCreate,
     PlotRead,
     Product,
@@ -31,9 +32,10 @@ from shared.auth import AdminUser, CurrentUser, TokenIssuer
 from shared.errors import ValidationFailed, problem_responses
 from shared.pagination import Page, PageParams, page_params
 from shared.settings import Settings
-from shared.uow import request_session
+from shared.uow import request_read_session, request_session
 
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
 PageDep = Annotated[PageParams, Depends(page_params)]
 CsvFile = Annotated[UploadFile, File(description="UTF-8 CSV (a BOM is accepted) with a header row.")]
 DryRun = Annotated[bool, Query(description="Validate every row and write nothing.")]
@@ -53,9 +55,14 @@ def _settings(request: Request) -> Settings:
 
 @router.post("/auth/token", response_model=Token, tags=["identity"], responses=problem_responses(401, 422))
 async def create_token(
-    session: SessionDep, request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    session: ReadSessionDep,
+    request: Request,
+    response: Response,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
 ) -> Token:
     """Log in with username and password (OAuth2 password form); returns a bearer token."""
+    # RFC 6749 §5.1: a token is never cached, and so never stored as an idempotent replay either.
+    response.headers["Cache-Control"] = "no-store"
     return await service.issue_token(
         session, _issuer(request), username=form.username, password=form.password
     )
@@ -79,17 +86,10 @@ async def list_users(session: SessionDep, _admin: AdminUser, page: PageDep) -> P
     return await service.list_users(session, page=page)
 
 
-@router.get("/users/me", tags=["identity"], responses=problem_responses(401))
-async def read_me(principal: CurrentUser) -> dict[str, Any]:
+@router.get("/users/me", response_model=Me, tags=["identity"], responses=problem_responses(401))
+async def read_me(principal: CurrentUser) -> Me:
     """Who the bearer token says the caller is."""
-    return {
-        "id": principal.user_id,
-        "username": principal.username,
-        "role": principal.role.value,
-        "cooperative_id": principal.cooperative_id,
-        "certifying_body_id": principal.certifying_body_id,
-        "organization": principal.organization,
-    }
+    return service.me(principal)
 
 
 @router.post(
@@ -318,8 +318,6 @@ async def list_plots(
 ) -> PlotJSONResponse:
     """List plots, by cooperative, farmer or ids."""
     id_list = [i for i in ids.split(",") if i] if ids is not None else None
-    if id_list is not None and len(id_list) > 500:
-        raise ValidationFailed.single("ids", "too_many_ids", "Ask for at most 500 ids at a time.")
     plots = await service.list_plots(
         session, principal, page=page, cooperative_id=cooperative_id, farmer_id=farmer_id, ids=id_list
     )

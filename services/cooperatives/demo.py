@@ -196,11 +196,13 @@ async def load_demo(session: AsyncSession) -> list[DemoLogin] | None:
         lon, lat = district_places()[ubigeo]
         for f in range(rng.randint(8, 14)):
             farmer_id = new_id("farm")
+            farmer_name = f"{rng.choice(GIVEN)} {rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"
             farmers.append(
                 {
                     "id": farmer_id,
                     "cooperative_id": coop_id,
-                    "name": f"{rng.choice(GIVEN)} {rng.choice(SURNAMES)} {rng.choice(SURNAMES)}",
+                    "name": farmer_name,
+                    "name_key": fold(farmer_name),
                     "dni": f"{rng.randint(40_000_000, 79_999_999)}",
                     "gender": rng.choice(("female", "male")),
                     "joined_on": date(2008, 1, 1) + timedelta(days=rng.randint(0, 5400)),

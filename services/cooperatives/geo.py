@@ -2,9 +2,10 @@
 
 Every rule has its own problem ``code``. Coordinates are checked as the digits the client sent
 (parsed as ``Decimal``). The EUDR asks for six decimal digits, but JSON encoders and spreadsheets
-drop trailing zeros (``-76.360000`` travels as ``-76.36``), so a geometry passes when its
-coordinates reach six decimals and none has fewer than four: a genuine six-decimal reading ends in
-``0000`` once in ten thousand, while a rounded or hand-typed one is caught.
+drop trailing zeros (``-76.360100`` travels as ``-76.3601``), so a geometry passes when at least
+half of its coordinates show six decimals and none shows fewer than four: a genuine six-decimal
+reading ends in ``0`` one time in ten and in ``0000`` once in ten thousand, while a rounded or
+hand-typed geometry is caught.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from services.cooperatives.reference import peru
 from shared.errors import ValidationFailed
 
 MIN_DECIMALS = 6
-# The fewest decimals one coordinate may show when others in the geometry show six (see above).
+# The fewest decimals one coordinate may show when others in the geometry show six (see above),
+# and the share of coordinates that must show all six.
 MIN_DECIMALS_EACH = 4
+PRECISE_SHARE = 0.5
 POINT_MAX_HA = Decimal(4)
 AREA_QUANTUM = Decimal("0.0001")
 _GEOD = Geod(ellps="WGS84")
@@ -111,7 +114,7 @@ def _decimals(value: Decimal) -> int:
 
 
 def _check_positions(positions: list[Position], field: str) -> None:
-    most = 0
+    precise = 0
     for lon, lat in positions:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise _fail(
@@ -119,11 +122,11 @@ def _check_positions(positions: list[Position], field: str) -> None:
                 "coordinate_out_of_range",
                 f"[{lon}, {lat}] is not a WGS84 [longitude, latitude] position.",
             )
-        fewest = min(_decimals(lon), _decimals(lat))
-        most = max(most, _decimals(lon), _decimals(lat))
-        if fewest < MIN_DECIMALS_EACH:
+        if min(_decimals(lon), _decimals(lat)) < MIN_DECIMALS_EACH:
             raise _precision(field, lon, lat)
-    if most < MIN_DECIMALS:
+        precise += (_decimals(lon) >= MIN_DECIMALS) + (_decimals(lat) >= MIN_DECIMALS)
+    # A genuine six-decimal survey shows six digits in nine coordinates out of ten.
+    if 2 * precise < 2 * len(positions) * PRECISE_SHARE:
         lon, lat = positions[0]
         raise _precision(field, lon, lat)
 

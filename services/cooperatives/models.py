@@ -83,6 +83,8 @@ class Farmer(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     cooperative_id: Mapped[str] = mapped_column(ForeignKey("cooperatives.id"))
     name: Mapped[str] = mapped_column(String(200))
+    # Accent- and case-folded name: "JOSÉ PÉREZ" is "José Perez" (SQLite's lower() is ASCII-only).
+    name_key: Mapped[str] = mapped_column(String(200))
     dni: Mapped[str | None] = mapped_column(String(8))
     gender: Mapped[str | None] = mapped_column(String(24))
     joined_on: Mapped[date | None] = mapped_column(Date)
@@ -92,6 +94,7 @@ class Farmer(Base):
     __table_args__ = (
         UniqueConstraint("cooperative_id", "dni"),
         Index("ix_farmers_cooperative", "cooperative_id", "created_at", "id"),
+        Index("ix_farmers_name_key", "cooperative_id", "name_key"),
     )
 
 

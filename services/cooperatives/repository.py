@@ -117,21 +117,17 @@ async def farmers_without_dni_by_name(
     session: AsyncSession, cooperative_id: str, names: Iterable[str]
 ) -> dict[str, list[str]]:
     """Folded name → ids of the cooperative's members without a DNI who bear that name."""
-    wanted = {fold(n): n for n in names}
+    wanted = list({fold(n) for n in names})
     if not wanted:
         return {}
-    lowered = list({n.lower() for n in wanted.values()} | set(wanted))
     rows = await session.execute(
-        select(Farmer.id, Farmer.name).where(
-            Farmer.cooperative_id == cooperative_id,
-            Farmer.dni.is_(None),
-            func.lower(Farmer.name).in_(lowered),
+        select(Farmer.id, Farmer.name_key).where(
+            Farmer.cooperative_id == cooperative_id, Farmer.dni.is_(None), Farmer.name_key.in_(wanted)
         )
     )
     found: dict[str, list[str]] = {}
-    for farmer_id, name in rows:
-        if fold(name) in wanted:
-            found.setdefault(fold(name), []).append(farmer_id)
+    for farmer_id, name_key in rows:
+        found.setdefault(name_key, []).append(farmer_id)
     return found
 
 
@@ -148,8 +144,7 @@ async def list_farmers(
 ) -> Sequence[Farmer]:
     stmt: Select[Any] = select(Farmer).where(Farmer.cooperative_id == cooperative_id)
     if query:
-        # Names are stored as typed; lower() on both sides makes "juana" find "Juana".
-        stmt = stmt.where(func.lower(Farmer.name).contains(query.lower(), autoescape=True))
+        stmt = stmt.where(Farmer.name_key.contains(fold(query), autoescape=True))
     if dni:
         stmt = stmt.where(Farmer.dni == dni)
     return (await session.scalars(keyset(stmt, [Farmer.created_at, Farmer.id], page))).all()

@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from shared.auth import Role
+from shared.errors import RowError
 from shared.types import JsonDecimal
 
 
@@ -198,11 +199,18 @@ class PlotRead(BaseModel):
     _geometry_text: str | None = PrivateAttr(default=None)
 
 
-class ImportRowError(BaseModel):
-    line: int
-    column: str | None
-    code: str
-    detail: str
+ImportRowError = RowError
+
+
+class Me(BaseModel):
+    """The caller, as the bearer token says."""
+
+    id: str
+    username: str
+    role: Role
+    cooperative_id: str | None
+    certifying_body_id: str | None
+    organization: str | None
 
 
 class ImportResult(BaseModel):

@@ -31,17 +31,21 @@ from services.cooperatives.schemas import (
     CooperativeUpdate,
     FarmerCreate,
     FarmerRead,
+    Me,
     PlotCreate,
     PlotRead,
     Token,
     UserCreate,
     UserRead,
 )
-from shared.auth import Principal, Role, TokenIssuer, hash_password, verify_password
+from shared.auth import Principal, Role, TokenIssuer, hash_password_async, verify_password_async
 from shared.db import utcnow
 from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from shared.ids import new_id
-from shared.pagination import Page, PageParams, make_page
+from shared.pagination import MAX_LIMIT, Page, PageParams, make_page
+
+# A batch lookup fits one page: a peer resolving many plots makes one call per page, not per plot.
+MAX_IDS = MAX_LIMIT
 
 # identity
 
@@ -57,13 +61,21 @@ def principal_of(user: User) -> Principal:
     )
 
 
+def me(principal: Principal) -> Me:
+    return Me(
+        id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        cooperative_id=principal.cooperative_id,
+        certifying_body_id=principal.certifying_body_id,
+        organization=principal.organization,
+    )
+
+
 async def issue_token(session: AsyncSession, issuer: TokenIssuer, *, username: str, password: str) -> Token:
     user = await repository.get_user_by_username(session, username.strip().lower())
-    if (
-        not verify_password(password, user.password_hash if user else None)
-        or user is None
-        or not user.is_active
-    ):
+    valid = await verify_password_async(password, user.password_hash if user else None)
+    if not valid or user is None or not user.is_active:
         raise Unauthorized("Wrong username or password.", code="invalid_credentials")
     return Token(access_token=issuer.issue(principal_of(user)), expires_in=int(issuer.ttl.total_seconds()))
 
@@ -93,7 +105,7 @@ async def create_user(session: AsyncSession, *, data: UserCreate) -> UserRead:
     user = User(
         id=new_id("usr"),
         username=data.username,
-        password_hash=hash_password(data.password),
+        password_hash=await hash_password_async(data.password),
         role=data.role.value,
         cooperative_id=data.cooperative_id,
         certifying_body_id=data.certifying_body_id,
@@ -120,11 +132,11 @@ async def list_users(session: AsyncSession, *, page: PageParams) -> Page[UserRea
 # cooperatives
 
 
-def _search_text(name: str, ruc: str) -> str:
+def search_text(name: str, ruc: str) -> str:
     return f"{fold(name)} {ruc}"
 
 
-def _check_gs1(
+def check_gs1(
     products: Sequence[str], prefix: str | None, gln: str | None, gtins: dict[Any, str] | None
 ) -> dict[str, str] | None:
     if prefix is not None:
@@ -154,7 +166,7 @@ async def create_cooperative(session: AsyncSession, *, data: CooperativeCreate) 
     ruc = validate_ruc(data.ruc)
     district = lookup_ubigeo(data.ubigeo)
     products = sorted({p.value for p in data.products})
-    gtins = _check_gs1(products, data.gs1_company_prefix, data.gln, data.gtins)
+    gtins = check_gs1(products, data.gs1_company_prefix, data.gln, data.gtins)
     if await repository.ruc_exists(session, ruc):
         raise Conflict(f"A cooperative with RUC {ruc} is already registered.", code="ruc_taken")
     coop = Cooperative(
@@ -170,7 +182,7 @@ async def create_cooperative(session: AsyncSession, *, data: CooperativeCreate) 
         gs1_company_prefix=data.gs1_company_prefix,
         gln=data.gln,
         gtins=gtins,
-        search_text=_search_text(data.name, ruc),
+        search_text=search_text(data.name, ruc),
     )
     await _flush_unique(session, coop, "ruc_taken", f"A cooperative with RUC {ruc} is already registered.")
     return CooperativeRead.model_validate(coop)
@@ -202,8 +214,8 @@ async def update_cooperative(
         if name in changes:
             setattr(coop, name, changes.pop(name))
     gtins = data.gtins if "gtins" in changes else coop.gtins
-    coop.gtins = _check_gs1(coop.products, coop.gs1_company_prefix, coop.gln, gtins)
-    coop.search_text = _search_text(coop.name, coop.ruc)
+    coop.gtins = check_gs1(coop.products, coop.gs1_company_prefix, coop.gln, gtins)
+    coop.search_text = search_text(coop.name, coop.ruc)
     coop.updated_at = utcnow()
     await session.flush()
     return CooperativeRead.model_validate(coop)
@@ -269,6 +281,7 @@ async def create_farmer(
         id=new_id("farm"),
         cooperative_id=cooperative_id,
         name=data.name,
+        name_key=fold(data.name),
         dni=dni,
         gender=data.gender.value if data.gender else None,
         joined_on=data.joined_on,
@@ -384,6 +397,8 @@ async def list_plots(
     farmer_id: str | None,
     ids: Sequence[str] | None,
 ) -> Page[PlotRead]:
+    if ids is not None and len(ids) > MAX_IDS:
+        raise ValidationFailed.single("ids", "too_many_ids", f"Ask for at most {MAX_IDS} ids at a time.")
     if cooperative_id is not None:
         await _visible_cooperative(session, principal, cooperative_id, write=False)
     if farmer_id is not None:

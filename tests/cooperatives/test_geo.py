@@ -298,3 +298,16 @@ def test_bad_geometry_text_is_malformed(text: str) -> None:
         parse_geometry_text(text, field="geometry")
     assert info.value.instance_code == "geometry_malformed"
     assert info.value.errors is not None and info.value.errors[0].field == "geometry"
+
+
+def test_a_polygon_mostly_written_with_four_decimals_is_refused() -> None:
+    ring = [
+        [-76.3601, -6.4904],
+        [-76.3591, -6.4904],
+        [-76.3591, -6.4894],
+        [-76.360123, -6.489437],
+        [-76.3601, -6.4904],
+    ]
+    with pytest.raises(ValidationFailed) as refused:
+        validate_plot_geometry({"type": "Polygon", "coordinates": [ring]}, area_ha=None)
+    assert refused.value.instance_code == "coordinate_precision"

@@ -22,7 +22,7 @@ from services.cooperatives.imports.rows import (
 )
 from services.cooperatives.models import Cooperative
 from services.cooperatives.schemas import CooperativeCreate, ImportResult
-from services.cooperatives.service import _check_gs1, _search_text
+from services.cooperatives.service import check_gs1, search_text
 from shared.db import utcnow
 from shared.errors import DomainError
 from shared.ids import new_id
@@ -55,7 +55,7 @@ def _cooperative_row(row: dict[str, str]) -> tuple[dict[str, Any] | None, list[R
         errors.extend(pydantic_errors(exc, {}))
         return None, errors
     products = sorted({p.value for p in data.products})
-    attempt(errors, lambda: _checked(lambda: _check_gs1(products, data.gs1_company_prefix, data.gln, None)))
+    attempt(errors, lambda: _checked(lambda: check_gs1(products, data.gs1_company_prefix, data.gln, None)))
     if errors:
         return None, errors
     return {
@@ -71,7 +71,7 @@ def _cooperative_row(row: dict[str, str]) -> tuple[dict[str, Any] | None, list[R
         "gs1_company_prefix": data.gs1_company_prefix,
         "gln": data.gln,
         "gtins": None,
-        "search_text": _search_text(data.name, ruc),
+        "search_text": search_text(data.name, ruc),
         "created_at": utcnow(),
         "updated_at": utcnow(),
     }, errors

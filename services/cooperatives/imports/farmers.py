@@ -174,7 +174,9 @@ async def import_farmers(
     max_errors: int,
     progress: Progress | None = None,
 ) -> ImportResult:
-    coop = await repository.get_cooperative(session, cooperative_id)
+    # Locking the cooperative serialises two imports into it (a double click, a retry without a key):
+    # the second one then sees the first one's members instead of inserting them again.
+    coop = await repository.get_cooperative_for_update(session, cooperative_id)
     if coop is None or not principal.can_write_cooperative(cooperative_id):
         raise NotFound("No such cooperative.")
     report = Report(max_errors)
@@ -249,6 +251,7 @@ def _farmer_values(farmer: FarmerCreate, farmer_id: str, cooperative_id: str) ->
         "id": farmer_id,
         "cooperative_id": cooperative_id,
         "name": farmer.name,
+        "name_key": fold(farmer.name),
         "dni": farmer.dni,
         "gender": farmer.gender.value if farmer.gender else None,
         "joined_on": farmer.joined_on,

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(40), nullable=False),
         sa.Column("cooperative_id", sa.String(40), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("name_key", sa.String(200), nullable=False),
         sa.Column("dni", sa.String(8), nullable=True),
         sa.Column("gender", sa.String(24), nullable=True),
         sa.Column("joined_on", sa.Date(), nullable=True),
@@ -79,6 +80,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("cooperative_id", "dni", name=op.f("uq_farmers_cooperative_id_dni")),
     )
     op.create_index("ix_farmers_cooperative", "farmers", ["cooperative_id", "created_at", "id"])
+    op.create_index("ix_farmers_name_key", "farmers", ["cooperative_id", "name_key"])
 
     op.create_table(
         "plots",
