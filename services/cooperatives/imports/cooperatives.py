@@ -87,7 +87,8 @@ async def import_cooperatives(
     progress: Progress | None = None,
 ) -> ImportResult:
     report = Report(max_errors)
-    seen: dict[str, int] = {}
+    # RUC as an int → line: a few machine words per row, so a large file is never held in memory.
+    seen: dict[int, int] = {}
     batch: list[tuple[int, dict[str, Any]]] = []
 
     async def flush() -> None:
@@ -111,15 +112,16 @@ async def import_cooperatives(
             report.fail(line, error.column, error.code, error.detail)
         if values is None:
             continue
-        if values["ruc"] in seen:
+        ruc_number = int(values["ruc"])
+        if ruc_number in seen:
             report.fail(
                 line,
                 "ruc",
                 "ruc_duplicate_in_file",
-                f"RUC {values['ruc']} is also on line {seen[values['ruc']]}.",
+                f"RUC {values['ruc']} is also on line {seen[ruc_number]}.",
             )
             continue
-        seen[values["ruc"]] = line
+        seen[ruc_number] = line
         batch.append((line, values))
         if len(batch) >= batch_rows:
             await flush()

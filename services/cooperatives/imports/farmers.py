@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
@@ -155,6 +157,54 @@ def _plot_row(row: dict[str, str], products: list[str]) -> tuple[dict[str, Any] 
     }, errors
 
 
+class _Members:
+    """What the import remembers per distinct member and per plot: a few machine words, never the row.
+
+    A 100,000-row file must not sit in memory, so keys are 64-bit digests, and a new member's id is
+    derived from a random per-import salt instead of being stored.
+    """
+
+    def __init__(self) -> None:
+        self._salt = secrets.token_bytes(16)
+        self._seen: dict[int, int] = {}  # member → (name digest << 32) | first line
+        self._joined: dict[int, str] = {}  # member → id of the registered member it turned out to be
+        self._plots: dict[int, int] = {}  # (member, plot name) → line
+
+    @staticmethod
+    def _digest(*parts: str, size: int = 8) -> int:
+        h = hashlib.blake2b(digest_size=size)
+        for part in parts:
+            h.update(part.encode())
+            h.update(b"\x1f")
+        return int.from_bytes(h.digest(), "big")
+
+    def see(self, key: str, folded_name: str, line: int) -> tuple[bool, int | None]:
+        """(first time this member appears, line of an earlier row naming it differently)."""
+        member, name = self._digest(key), self._digest(folded_name, size=4)
+        known = self._seen.get(member)
+        if known is None:
+            self._seen[member] = (name << 32) | line
+            return True, None
+        return False, (None if known >> 32 == name else known & 0xFFFFFFFF)
+
+    def id_of(self, key: str) -> str:
+        joined = self._joined.get(self._digest(key))
+        if joined is not None:
+            return joined
+        return "farm_" + hashlib.blake2b(self._salt + key.encode(), digest_size=16).hexdigest()
+
+    def join(self, key: str, existing_id: str) -> None:
+        self._joined[self._digest(key)] = existing_id
+
+    def see_plot(self, key: str, folded_plot_name: str, line: int) -> int | None:
+        """The line where this member's plot of that name appeared before, if any."""
+        digest = self._digest(key, folded_plot_name)
+        previous = self._plots.get(digest)
+        if previous is None:
+            self._plots[digest] = line
+        return previous
+
+
 @dataclass
 class _FarmerBatch:
     """Rows waiting for one round of database checks and one multi-row INSERT per table."""
@@ -181,12 +231,11 @@ async def import_farmers(
         raise NotFound("No such cooperative.")
     report = Report(max_errors)
     # Rows with the same DNI (or, lacking one, the same name) are one farmer (API.md).
-    farmers: dict[str, tuple[str, str, int]] = {}  # key -> (farmer id, folded name, first line)
-    plot_names: dict[tuple[str, str], int] = {}  # (farmer key, folded plot name) -> line
+    members = _Members()
     batch = _FarmerBatch()
 
     async def flush() -> None:
-        await _resolve_existing(session, cooperative_id, batch, farmers, report)
+        await _resolve_existing(session, cooperative_id, batch, members, report)
         if not report.errors:
             new = [values for _, _, values in batch.farmers if values.pop("_existing", None) is None]
             if not dry_run:
@@ -205,35 +254,32 @@ async def import_farmers(
         if farmer is None or plot is None:
             continue
         key = f"dni:{farmer.dni}" if farmer.dni else f"name:{fold(farmer.name)}"
-        known = farmers.get(key)
-        if known is None:
-            farmer_id = new_id("farm")
-            farmers[key] = (farmer_id, fold(farmer.name), line)
-            batch.farmers.append((line, key, _farmer_values(farmer, farmer_id, cooperative_id)))
-        elif known[1] != fold(farmer.name):
+        first, clash = members.see(key, fold(farmer.name), line)
+        if clash is not None:
             report.fail(
                 line,
                 "farmer_name",
                 "farmer_inconsistent",
-                f"DNI {farmer.dni} is named differently on line {known[2]}.",
+                f"DNI {farmer.dni} is named differently on line {clash}.",
             )
             continue
-        plot_key = (key, fold(plot["name"]))
-        if plot_key in plot_names:
+        if first:
+            batch.farmers.append((line, key, _farmer_values(farmer, members.id_of(key), cooperative_id)))
+        previous = members.see_plot(key, fold(plot["name"]), line)
+        if previous is not None:
             report.fail(
                 line,
                 "plot_name",
                 "plot_duplicate_in_file",
-                f"This farmer's plot '{plot['name']}' is also on line {plot_names[plot_key]}.",
+                f"This farmer's plot '{plot['name']}' is also on line {previous}.",
             )
             continue
-        plot_names[plot_key] = line
         batch.plots.append(
             (
                 line,
                 {
                     "id": new_id("plot"),
-                    "farmer_id": farmers[key][0],
+                    "farmer_id": members.id_of(key),
                     "cooperative_id": cooperative_id,
                     "created_at": utcnow(),
                     **plot,
@@ -264,7 +310,7 @@ async def _resolve_existing(
     session: AsyncSession,
     cooperative_id: str,
     batch: _FarmerBatch,
-    farmers: dict[str, tuple[str, str, int]],
+    members: _Members,
     report: Report,
 ) -> None:
     """Join the batch's farmers to members already registered, and refuse plots registered before.
@@ -302,7 +348,7 @@ async def _resolve_existing(
             continue
         remap[values["id"]] = existing_id
         values["_existing"] = existing_id
-        farmers[key] = (existing_id, *farmers[key][1:])
+        members.join(key, existing_id)
     for _, plot in batch.plots:
         plot["farmer_id"] = remap.get(plot["farmer_id"], plot["farmer_id"])
     taken = {(f, fold(n)) for f, n in await repository.plot_names_of(session, set(remap.values()))}
