@@ -11,6 +11,9 @@ machine:
   write nothing): what the writing costs on top of the checks that any import must make;
 * peak / file — tracemalloc's peak Python memory while importing, against the file's size: well
   under 1 means the file is streamed, not loaded whole.
+
+A last check imports a quarter of each file as well: the slope between the two peaks is the memory
+kept per row (duplicate checks and the like), which a streamed import would keep near zero.
 """
 
 from __future__ import annotations
@@ -75,17 +78,14 @@ def _geometry_cell(rng: random.Random, lon: float, lat: float, index: int) -> tu
     return '"{""type"":""Polygon"",""coordinates"":' + coordinates + '}"', ""
 
 
-def write_farmers_csv(path: Path, rows: int, *, farmers: int | None = None, seed: int = 7) -> None:
-    """One row per plot; farmers have one to three plots (or share ``rows`` among ``farmers``);
-    about one farmer in twenty has no DNI."""
+def write_farmers_csv(path: Path, rows: int, seed: int = 7) -> None:
+    """One row per plot; farmers have one to three plots; about one farmer in twenty has no DNI."""
     rng = random.Random(seed)
     places = [district_places()[u] for u in PLACES]
     farmer, left = 0, 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         fh.write(FARMER_HEADER + "\r\n")
         for index in range(rows):
-            if farmers is not None:
-                left = int(index * farmers // rows + 1 == farmer)
             if left == 0:
                 farmer, left = farmer + 1, rng.randint(1, 3)
                 base_lon, base_lat = places[farmer % len(places)]
@@ -293,26 +293,27 @@ async def _importer(db: Database, kind: str, settings: Settings) -> Importer:
     return farmers
 
 
-async def streaming_check(
-    reference: Row, settings: Settings, pg: tuple[str, int, str], farmers: int = 20
-) -> None:
-    """The same number of rows shared by a few farmers: what is left is the streaming itself."""
+async def growth_check(references: list[Row], settings: Settings, pg: tuple[str, int, str]) -> None:
+    """Import a quarter of each file too: memory that grows with the rows is state kept per row."""
+    first = references[0]
+    print(f"\nMemory growth ({first.engine}; tracemalloc peaks at {first.rows:,} rows and at a quarter):")
     with tempfile.TemporaryDirectory(prefix="chacra-bench-") as tmp:
         workdir = Path(tmp)
-        path = workdir / "few-farmers.csv"
-        write_farmers_csv(path, reference.rows, farmers=farmers)
-        size = os.path.getsize(path)  # noqa: ASYNC240 - nothing else runs on this loop
-        async with fresh_database(reference.engine, workdir, pg) as db:
-            run = await _importer(db, "farmers", settings)
-            traced = await measure(db, path, run, dry_run=False, trace=True, keep=False)
-    assert traced.result.created == farmers, traced.result
-    per_farmer = (reference.traced.peak_bytes - traced.peak_bytes) / reference.traced.result.created
-    print(
-        f"\nStreaming check ({reference.engine}): {reference.rows:,} rows of only {farmers} farmers peak at "
-        f"{traced.peak_bytes / 2**20:.1f} MiB for a {size / 2**20:.1f} MiB file "
-        f"(peak/file {traced.peak_bytes / size:.3f}).\nSo the farmers import above keeps about "
-        f"{per_farmer:.0f} bytes per distinct farmer (to merge rows and check names), not the file."
-    )
+        for reference in references:
+            rows = reference.rows // 4
+            path = workdir / f"quarter-{reference.kind}.csv"
+            (write_farmers_csv if reference.kind == "farmers" else write_cooperatives_csv)(path, rows)
+            async with fresh_database(reference.engine, workdir, pg) as db:
+                run = await _importer(db, reference.kind, settings)
+                quarter = await measure(db, path, run, dry_run=False, trace=True, keep=False)
+            per_row = (reference.traced.peak_bytes - quarter.peak_bytes) / (reference.rows - rows)
+            fixed = reference.traced.peak_bytes - per_row * reference.rows
+            file_per_row = reference.file_bytes / reference.rows
+            print(
+                f"  {reference.kind:<12} {per_row:6.0f} B kept per row, for {file_per_row:.0f} B of file per "
+                f"row (peak/file tends to {per_row / file_per_row:.2f}); {fixed / 2**20:.1f} MiB fixed"
+            )
+    print("  A streamed import that keeps nothing per row grows by about 0 B per row.")
 
 
 async def main(argv: list[str] | None = None) -> None:
@@ -326,7 +327,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pg-host", default=os.environ.get("CHACRA_TEST_PG_HOST", "127.0.0.1"))
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("CHACRA_TEST_PG_PORT", "5432")))
     parser.add_argument("--pg-user", default=os.environ.get("CHACRA_TEST_PG_USER", "postgres"))
-    parser.add_argument("--skip-streaming-check", action="store_true")
+    parser.add_argument("--skip-growth-check", action="store_true")
     args = parser.parse_args(argv)
     settings = Settings(database_url="sqlite+aiosqlite://", import_batch_rows=args.batch_rows)
     pg = (args.pg_host, args.pg_port, args.pg_user)
@@ -353,9 +354,8 @@ async def main(argv: list[str] | None = None) -> None:
         "import/validate: import time over a dry run of the same file (same parse and checks, no writes).\n"
         "peak/file: tracemalloc peak while importing over the file size; well under 1 = streamed."
     )
-    farmers_rows = [r for r in results if r.kind == "farmers"]
-    if farmers_rows and not args.skip_streaming_check:
-        await streaming_check(farmers_rows[0], settings, pg)
+    if not args.skip_growth_check:
+        await growth_check([r for r in results if r.engine == args.db[0]], settings, pg)
 
 
 if __name__ == "__main__":
