@@ -400,3 +400,14 @@ async def test_manager_of_another_cooperative_gets_404(
     )
     assert response.status_code == 404, response.text
     assert await farmers_of(client, admin_headers, coop["id"]) == []
+
+
+async def test_a_non_utf8_byte_is_reported_on_its_own_line(
+    client: httpx.AsyncClient, admin_headers: Headers
+) -> None:
+    rows = [cooperative_row(f"Buena {i}", valid_ruc()) for i in range(300)]
+    rows.append(cooperative_row("Asociación", valid_ruc()))
+    body = csv_bytes(COOPERATIVE_HEADER, rows).decode().encode("cp1252")
+    response = await import_cooperatives(client, admin_headers, body)
+    assert response.status_code == 422, response.text
+    assert error_triples(response) == [(302, "name", "encoding")]

@@ -86,6 +86,10 @@ class CountingReader(io.RawIOBase):
         return len(data)
 
 
+_UNDECODABLE = "\ufffd"
+_NOT_UTF8 = "The file is not UTF-8 text: save it as 'CSV UTF-8' in the spreadsheet program."
+
+
 def read_rows(
     stream: IO[bytes],
     progress: Progress | None,
@@ -93,15 +97,19 @@ def read_rows(
     required: tuple[str, ...],
     known: tuple[str, ...],
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    # utf-8-sig accepts the BOM that spreadsheet programs write.
+    # utf-8-sig accepts the BOM that spreadsheet programs write. Bytes that are not UTF-8 become
+    # U+FFFD and are reported on their own row: the decoder reads ahead, so its exception would
+    # name the wrong line.
     text = io.TextIOWrapper(
-        io.BufferedReader(CountingReader(stream, progress)), encoding="utf-8-sig", newline=""
+        io.BufferedReader(CountingReader(stream, progress)),
+        encoding="utf-8-sig",
+        errors="replace",
+        newline="",
     )
     reader = csv.DictReader(text)
-    try:
-        header = [h.strip() for h in (reader.fieldnames or [])]
-    except UnicodeDecodeError:
-        report.fail(1, None, "encoding", "The file is not UTF-8 text.")
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if any(_UNDECODABLE in h for h in header):
+        report.fail(1, None, "encoding", _NOT_UTF8)
         return
     reader.fieldnames = header
     missing = [c for c in required if c not in header]
@@ -121,9 +129,11 @@ def read_rows(
                 )
                 continue
             report.rows += 1
+            bad = next((k for k, v in row.items() if v and _UNDECODABLE in v), None)
+            if bad is not None:
+                report.fail(reader.line_num, bad, "encoding", _NOT_UTF8)
+                continue
             yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
-    except UnicodeDecodeError:
-        report.fail(reader.line_num + 1, None, "encoding", "The file is not UTF-8 text.")
     except csv.Error as exc:
         report.fail(reader.line_num, None, "csv_malformed", f"Not valid CSV: {exc}.")
 
