@@ -8,11 +8,9 @@ saved; an error answer or an exception rolls everything back.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -22,14 +20,13 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.bodies import BodyTooLarge, ClientGone, SpooledBody, limit_body
 from shared.db import Database
 from shared.errors import PROBLEM_MEDIA_TYPE, DomainError, problem_type
 from shared.idempotency import KEY_PATTERN, Claimed, IdempotencyStore, Outcome, StoredResponse, fingerprint
 
 logger = logging.getLogger("chacra.uow")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-SPOOL_MEMORY_BYTES = 1024 * 1024
-CHUNK = 64 * 1024
 _BOUNDARY = re.compile(rb"boundary=\"?([^\";]+)\"?")
 
 
@@ -116,83 +113,6 @@ async def _send_problem(send: Send, status: int, code: str, title: str, detail: 
     await send(body)
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    pass
-
-
-class _SpooledBody:
-    """The request body on disk past 1 MiB, so a large CSV upload never sits whole in memory."""
-
-    def __init__(self, limit: int) -> None:
-        self.file: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
-        self.digest = hashlib.sha256()
-        self._limit = limit
-        self._size = 0
-        self._done = False
-
-    async def read_from(self, receive: Receive, boundary: bytes | None) -> None:
-        self._upstream = receive
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
-            chunk: bytes = message.get("body", b"")
-            self._size += len(chunk)
-            if self._size > self._limit:
-                raise BodyTooLarge
-            self.file.write(chunk)
-            if not message.get("more_body", False):
-                break
-        self.file.seek(0)
-        self._digest_without(boundary)
-        self.file.seek(0)
-
-    def _digest_without(self, boundary: bytes | None) -> None:
-        # A retried multipart upload gets a fresh random boundary; the content is what counts. The
-        # last bytes of each chunk wait for the next one, so a boundary split across two is removed.
-        keep = len(boundary) - 1 if boundary else 0
-        pending = b""
-        while chunk := self.file.read(CHUNK):
-            pending = (pending + chunk).replace(boundary, b"") if boundary else chunk
-            if keep and len(pending) > keep:
-                self.digest.update(pending[:-keep])
-                pending = pending[-keep:]
-            elif not keep:
-                self.digest.update(pending)
-                pending = b""
-        self.digest.update(pending)
-
-    async def receive(self) -> Message:
-        if self._done:
-            return await self._upstream()
-        chunk = self.file.read(CHUNK)
-        more = self.file.tell() < self._size
-        if not more:
-            self._done = True
-            self.file.close()
-        return {"type": "http.request", "body": chunk, "more_body": more}
-
-
-def _limit_body(receive: Receive, limit: int) -> Receive:
-    """Count the body as the app reads it; past ``limit`` bytes the request fails with 413."""
-    received = 0
-
-    async def limited() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise BodyTooLarge
-        return message
-
-    return limited
-
-
 class _Responder:
     """Holds the response until the transaction is settled; buffers it when it must be stored."""
 
@@ -271,7 +191,7 @@ class UnitOfWorkMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await _send_too_large(send, limit)
             return
-        receive = _limit_body(receive, limit)
+        receive = limit_body(receive, limit)
         key = headers.get("idempotency-key")
         claimed: Claimed | None = None
         if method == "POST" and key is not None:
@@ -367,7 +287,7 @@ class UnitOfWorkMiddleware:
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
             )
             return None
-        body = _SpooledBody(limit)
+        body = SpooledBody(limit)
         boundary_match = _BOUNDARY.search(headers.get("content-type", "").encode())
         try:
             await body.read_from(receive, boundary_match.group(1) if boundary_match else None)

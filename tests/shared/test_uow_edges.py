@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from services.cooperatives.app import create_app
+from shared.bodies import SpooledBody
 from shared.db import Database, utcnow
 from shared.idempotency import IdempotencyStore, Outcome, StoredResponse
 from shared.settings import Settings
-from shared.uow import _SpooledBody
 from tests.conftest import make_settings
 from tests.factories import cooperative_body
 
@@ -122,7 +122,7 @@ async def test_a_multipart_boundary_split_across_chunks_does_not_change_the_fing
             chunk = stream.read(10_000)
             return {"type": "http.request", "body": chunk, "more_body": stream.tell() < len(raw)}
 
-        body = _SpooledBody(10**8)
+        body = SpooledBody(10**8)
         await body.read_from(receive, boundary)
         return body.digest.hexdigest()
 

@@ -1,4 +1,4 @@
-"""The registry's rules: who may do what, and what makes a cooperative, farmer or plot valid.
+"""The registry's rules: what makes a cooperative, farmer or plot valid, and who may see it.
 
 Services flush, never commit: the request's unit of work commits (shared/uow.py).
 """
@@ -23,7 +23,7 @@ from services.cooperatives.identifiers import (
     validate_gtin14,
     validate_ruc,
 )
-from services.cooperatives.models import Cooperative, Farmer, Plot, User
+from services.cooperatives.models import Cooperative, Farmer, Plot
 from services.cooperatives.reference import fold, regions
 from services.cooperatives.schemas import (
     CooperativeCreate,
@@ -31,103 +31,17 @@ from services.cooperatives.schemas import (
     CooperativeUpdate,
     FarmerCreate,
     FarmerRead,
-    Me,
     PlotCreate,
     PlotRead,
-    Token,
-    UserCreate,
-    UserRead,
 )
-from shared.auth import Principal, Role, TokenIssuer, hash_password_async, verify_password_async
+from shared.auth import Principal, Role
 from shared.db import utcnow
-from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from shared.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.pagination import MAX_LIMIT, Page, PageParams, make_page
 
 # A batch lookup fits one page: a peer resolving many plots makes one call per page, not per plot.
 MAX_IDS = MAX_LIMIT
-
-# identity
-
-
-def principal_of(user: User) -> Principal:
-    return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        cooperative_id=user.cooperative_id,
-        certifying_body_id=user.certifying_body_id,
-        organization=user.organization,
-    )
-
-
-def me(principal: Principal) -> Me:
-    return Me(
-        id=principal.user_id,
-        username=principal.username,
-        role=principal.role,
-        cooperative_id=principal.cooperative_id,
-        certifying_body_id=principal.certifying_body_id,
-        organization=principal.organization,
-    )
-
-
-async def issue_token(session: AsyncSession, issuer: TokenIssuer, *, username: str, password: str) -> Token:
-    user = await repository.get_user_by_username(session, username.strip().lower())
-    valid = await verify_password_async(password, user.password_hash if user else None)
-    if not valid or user is None or not user.is_active:
-        raise Unauthorized("Wrong username or password.", code="invalid_credentials")
-    return Token(access_token=issuer.issue(principal_of(user)), expires_in=int(issuer.ttl.total_seconds()))
-
-
-async def create_user(session: AsyncSession, *, data: UserCreate) -> UserRead:
-    if data.role is Role.MANAGER:
-        if not data.cooperative_id:
-            raise ValidationFailed.single(
-                "cooperative_id", "required_for_role", "A manager belongs to a cooperative."
-            )
-        if await repository.get_cooperative(session, data.cooperative_id) is None:
-            raise ValidationFailed.single("cooperative_id", "unknown_cooperative", "No such cooperative.")
-    elif data.cooperative_id:
-        raise ValidationFailed.single(
-            "cooperative_id", "not_for_role", "Only managers belong to a cooperative."
-        )
-    if data.role is Role.CERTIFIER and not data.certifying_body_id:
-        raise ValidationFailed.single(
-            "certifying_body_id", "required_for_role", "A certifier belongs to a certifying body."
-        )
-    if data.role is not Role.CERTIFIER and data.certifying_body_id:
-        raise ValidationFailed.single(
-            "certifying_body_id", "not_for_role", "Only certifiers belong to a certifying body."
-        )
-    if await repository.get_user_by_username(session, data.username) is not None:
-        raise Conflict(f"The username '{data.username}' is taken.", code="username_taken")
-    user = User(
-        id=new_id("usr"),
-        username=data.username,
-        password_hash=await hash_password_async(data.password),
-        role=data.role.value,
-        cooperative_id=data.cooperative_id,
-        certifying_body_id=data.certifying_body_id,
-        organization=data.organization,
-        is_active=True,
-    )
-    await _flush_unique(session, user, "username_taken", f"The username '{data.username}' is taken.")
-    return UserRead.model_validate(user)
-
-
-async def ensure_admin(session: AsyncSession, *, username: str, password: str) -> bool:
-    """Create the first admin from CHACRA_ADMIN_USERNAME/PASSWORD; never touches an existing one."""
-    if await repository.any_admin(session):
-        return False
-    await create_user(session, data=UserCreate(username=username, password=password, role=Role.ADMIN))
-    return True
-
-
-async def list_users(session: AsyncSession, *, page: PageParams) -> Page[UserRead]:
-    rows, cursor = make_page(await repository.list_users(session, page), page, lambda u: (u.created_at, u.id))
-    return Page[UserRead](items=[UserRead.model_validate(u) for u in rows], next=cursor)
-
 
 # cooperatives
 
@@ -184,7 +98,7 @@ async def create_cooperative(session: AsyncSession, *, data: CooperativeCreate) 
         gtins=gtins,
         search_text=search_text(data.name, ruc),
     )
-    await _flush_unique(session, coop, "ruc_taken", f"A cooperative with RUC {ruc} is already registered.")
+    await flush_unique(session, coop, "ruc_taken", f"A cooperative with RUC {ruc} is already registered.")
     return CooperativeRead.model_validate(coop)
 
 
@@ -287,7 +201,7 @@ async def create_farmer(
         joined_on=data.joined_on,
         public_name_consent=data.public_name_consent,
     )
-    await _flush_unique(session, farmer, "dni_taken", "A farmer with this DNI is already a member.")
+    await flush_unique(session, farmer, "dni_taken", "A farmer with this DNI is already a member.")
     return FarmerRead.model_validate(farmer)
 
 
@@ -375,7 +289,7 @@ async def create_plot(
         altitude_m=data.altitude_m,
         organic_since=data.organic_since,
     )
-    await _flush_unique(
+    await flush_unique(
         session, plot, "plot_name_taken", f"The farmer already has a plot named '{data.name}'."
     )
     return plot_read(plot)
@@ -424,7 +338,7 @@ async def list_plots(
 # helpers
 
 
-async def _flush_unique(session: AsyncSession, obj: Any, code: str, detail: str) -> None:
+async def flush_unique(session: AsyncSession, obj: Any, code: str, detail: str) -> None:
     """Add and flush; a unique index that a concurrent request beat us to becomes a 409."""
     try:
         async with session.begin_nested():

@@ -1,0 +1,56 @@
+"""The registry's rules: who may do what, and what makes a cooperative, farmer or plot valid.
+
+Services flush, never commit: the request's unit of work commits (shared/uow.py).
+"""
+
+from services.cooperatives.service.identity import (
+    create_user,
+    ensure_admin,
+    issue_token,
+    list_users,
+    me,
+    principal_of,
+)
+from services.cooperatives.service.registry import (
+    MAX_IDS,
+    check_gs1,
+    create_cooperative,
+    create_farmer,
+    create_plot,
+    flush_unique,
+    get_cooperative,
+    get_farmer,
+    get_plot,
+    list_cooperatives,
+    list_farmers,
+    list_plots,
+    plot_read,
+    region_code,
+    search_text,
+    update_cooperative,
+)
+
+__all__ = [
+    "MAX_IDS",
+    "check_gs1",
+    "create_cooperative",
+    "create_farmer",
+    "create_plot",
+    "create_user",
+    "ensure_admin",
+    "flush_unique",
+    "get_cooperative",
+    "get_farmer",
+    "get_plot",
+    "issue_token",
+    "list_cooperatives",
+    "list_farmers",
+    "list_plots",
+    "list_users",
+    "me",
+    "plot_read",
+    "principal_of",
+    "region_code",
+    "search_text",
+    "update_cooperative",
+]
