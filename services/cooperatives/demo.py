@@ -226,11 +226,7 @@ async def load_demo(session: AsyncSession) -> list[DemoLogin] | None:
                         "cooperative_id": coop_id,
                         "name": f"Parcela {p + 1} ({crop})",
                         "crop": crop,
-                        "geometry_type": checked.type,
-                        "geometry": checked.geojson,
-                        "area_ha": checked.area_ha,
-                        "centroid_lon": checked.centroid_lon,
-                        "centroid_lat": checked.centroid_lat,
+                        **checked.columns(),
                         "altitude_m": rng.randint(350, 1800),
                         "organic_since": date(2015, 1, 1) + timedelta(days=rng.randint(0, 3300))
                         if rng.random() < 0.7

@@ -48,6 +48,16 @@ class PlotGeometry:
     centroid_lon: float
     centroid_lat: float
 
+    def columns(self) -> dict[str, Any]:
+        """The plot table's geometry columns, for an ORM object or a bulk INSERT row."""
+        return {
+            "geometry_type": self.type,
+            "geometry": self.geojson,
+            "area_ha": self.area_ha,
+            "centroid_lon": self.centroid_lon,
+            "centroid_lat": self.centroid_lat,
+        }
+
 
 def _fail(field: str, code: str, detail: str) -> ValidationFailed:
     return ValidationFailed.single(field, code, detail)

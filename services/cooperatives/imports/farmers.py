@@ -147,11 +147,7 @@ def _plot_row(row: dict[str, str], products: list[str]) -> tuple[dict[str, Any] 
     return {
         "name": row["plot_name"][:200],
         "crop": crop,
-        "geometry_type": checked.type,
-        "geometry": checked.geojson,
-        "area_ha": checked.area_ha,
-        "centroid_lon": checked.centroid_lon,
-        "centroid_lat": checked.centroid_lat,
+        **checked.columns(),
         "altitude_m": altitude,
         "organic_since": organic_since,
     }, errors

@@ -281,13 +281,9 @@ async def create_plot(
         cooperative_id=farmer.cooperative_id,
         name=data.name,
         crop=data.crop.value,
-        geometry_type=checked.type,
-        geometry=checked.geojson,
-        area_ha=checked.area_ha,
-        centroid_lon=checked.centroid_lon,
-        centroid_lat=checked.centroid_lat,
         altitude_m=data.altitude_m,
         organic_since=data.organic_since,
+        **checked.columns(),
     )
     await flush_unique(
         session, plot, "plot_name_taken", f"The farmer already has a plot named '{data.name}'."
