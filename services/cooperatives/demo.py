@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.pe import ruc as ruc_number
 
 from services.cooperatives import repository
-from services.cooperatives.geo import validate_plot_geometry
+from services.cooperatives.geo import derive_districts, validate_plot_geometry
 from services.cooperatives.models import Cooperative, Farmer, Plot
 from services.cooperatives.reference import district_places, districts, fold
 from services.cooperatives.schemas import UserCreate
@@ -226,7 +226,7 @@ async def load_demo(session: AsyncSession) -> list[DemoLogin] | None:
                         "cooperative_id": coop_id,
                         "name": f"Parcela {p + 1} ({crop})",
                         "crop": crop,
-                        **checked.columns(),
+                        **checked.columns(ubigeo=None),
                         "altitude_m": rng.randint(350, 1800),
                         "organic_since": date(2015, 1, 1) + timedelta(days=rng.randint(0, 3300))
                         if rng.random() < 0.7
@@ -234,6 +234,8 @@ async def load_demo(session: AsyncSession) -> list[DemoLogin] | None:
                         "created_at": now,
                     }
                 )
+    # A farm up to 8 km from its association's town may lie in the next district: derive each one.
+    derive_districts(plots)
     await repository.bulk_insert(session, Cooperative, cooperatives)
     await repository.bulk_insert(session, Farmer, farmers)
     await repository.bulk_insert(session, Plot, plots)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +22,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
-from services.cooperatives.reference import peru
+from services.cooperatives.reference import nearest_districts, peru
 from shared.errors import ValidationFailed
 
 MIN_DECIMALS = 6
@@ -48,15 +49,28 @@ class PlotGeometry:
     centroid_lon: float
     centroid_lat: float
 
-    def columns(self) -> dict[str, Any]:
-        """The plot table's geometry columns, for an ORM object or a bulk INSERT row."""
+    def columns(self, *, ubigeo: str | None) -> dict[str, Any]:
+        """The plot table's geometry columns, for an ORM object or a bulk INSERT row.
+
+        ``ubigeo`` is the district the client named, already checked; ``None`` leaves it to
+        ``derive_districts``, which finds a whole batch's districts in one query.
+        """
         return {
             "geometry_type": self.type,
             "geometry": self.geojson,
             "area_ha": self.area_ha,
             "centroid_lon": self.centroid_lon,
             "centroid_lat": self.centroid_lat,
+            "ubigeo": ubigeo,
         }
+
+
+def derive_districts(rows: Sequence[dict[str, Any]]) -> None:
+    """Give each plot row without a ``ubigeo`` the district whose named place is nearest its centroid."""
+    missing = [row for row in rows if row["ubigeo"] is None]
+    found = nearest_districts([r["centroid_lon"] for r in missing], [r["centroid_lat"] for r in missing])
+    for row, district in zip(missing, found, strict=True):
+        row["ubigeo"] = district.ubigeo
 
 
 def _fail(field: str, code: str, detail: str) -> ValidationFailed:

@@ -112,6 +112,8 @@ class Plot(Base):
     area_ha: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     centroid_lon: Mapped[float] = mapped_column(Float)
     centroid_lat: Mapped[float] = mapped_column(Float)
+    # INEI district: as registered, or derived from the centroid (reference.nearest_districts).
+    ubigeo: Mapped[str] = mapped_column(String(6))
     altitude_m: Mapped[int | None] = mapped_column(Integer)
     organic_since: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from shapely import STRtree, points
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.prepared import PreparedGeometry, prep
@@ -51,9 +53,52 @@ def regions() -> dict[str, str]:
 
 @cache
 def district_places() -> dict[str, tuple[float, float]]:
-    """Ubigeo → (longitude, latitude) of the populated place that names the district, where known."""
+    """Ubigeo → (longitude, latitude) of the populated place that names the district, where known.
+
+    It places the demo's plots and stands for the district when a plot's district is derived.
+    """
     rows = csv.DictReader(_data("district_places.csv").splitlines())
     return {r["ubigeo"]: (float(r["longitude"]), float(r["latitude"])) for r in rows}
+
+
+@cache
+def _place_index() -> tuple[STRtree, tuple[str, ...]]:
+    """A tree of the districts' named places, and the ubigeo of each of its points."""
+    by_place: dict[tuple[float, float], str] = {}
+    # A few districts share a name with another and so got the same GeoNames place (two Huallanca,
+    # two San Luis…): the place stands for the lower ubigeo, so the answer never depends on order.
+    for code, place in sorted(district_places().items()):
+        by_place.setdefault(place, code)
+    return STRtree(points(list(by_place))), tuple(by_place.values())
+
+
+def nearest_districts(lons: Sequence[float], lats: Sequence[float]) -> list[District]:
+    """For each (longitude, latitude), the district whose named populated place is nearest.
+
+    Only an approximation of the district a point lies in: INEI's boundaries are not shipped, the
+    place is a town rather than the district's middle, and only the districts whose place is known
+    (about 1,070 of 1,873) can be the answer, so a point near a border may get the neighbour.
+    Distances are planar in degrees: at Peru's latitudes (0 to 18.4° S) a degree of longitude is
+    95 to 100 % of a degree of latitude, far less than the error of the method itself.
+    """
+    if len(lons) != len(lats):
+        raise ValueError("as many longitudes as latitudes")
+    if not len(lons):
+        return []
+    tree, codes = _place_index()
+    # One vectorised query for the whole batch: an import of 100,000 plots must not loop in Python.
+    asked, found = tree.query_nearest(points(list(lons), list(lats)), all_matches=False).tolist()
+    if len(asked) != len(lons):
+        raise ValueError("every longitude and latitude must be a finite number")
+    table = districts()
+    # Pairs come back as (position asked, point found); shapely does not promise the input's order.
+    nearest = dict(zip(asked, found, strict=True))
+    return [table[codes[nearest[i]]] for i in range(len(lons))]
+
+
+def nearest_district(lon: float, lat: float) -> District:
+    """The district whose named populated place is nearest to (lon, lat); see ``nearest_districts``."""
+    return nearest_districts([lon], [lat])[0]
 
 
 @cache

@@ -175,6 +175,15 @@ class PlotCreate(Strict):
     )
     altitude_m: int | None = Field(default=None, ge=0, le=6000)
     organic_since: date | None = Field(default=None, description="Start of organic conversion.")
+    ubigeo: str | None = Field(
+        default=None,
+        description=(
+            "6-digit INEI code of the district the plot lies in; a code that names no district is "
+            "refused (422, `ubigeo_unknown`). Left out, it is derived from the geometry: the district "
+            "whose named populated place is nearest to the plot's centroid, which is approximate near "
+            "district borders."
+        ),
+    )
 
     @field_validator("organic_since")
     @classmethod
@@ -194,6 +203,17 @@ class PlotRead(BaseModel):
     area_ha: JsonDecimal
     altitude_m: int | None
     organic_since: date | None
+    ubigeo: str = Field(
+        description=(
+            "6-digit INEI code of the district the plot lies in: the `ubigeo` given when the plot was "
+            "registered or, when none was, the district whose named populated place is nearest to the "
+            "plot's centroid. A derived district is approximate near district borders; register the "
+            "plot with `ubigeo` (or the import's `ubigeo` column) to set it exactly."
+        )
+    )
+    region: str = Field(description="Department (región) of `ubigeo`, e.g. San Martín.")
+    province: str = Field(description="Province of `ubigeo`.")
+    district: str = Field(description="District name of `ubigeo` (INEI).")
     created_at: datetime
     # The stored GeoJSON text: rendered verbatim, since a float would drop the surveyed trailing zeros.
     _geometry_text: str | None = PrivateAttr(default=None)

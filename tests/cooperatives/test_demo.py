@@ -10,7 +10,7 @@ from stdnum.pe import ruc
 from services.cooperatives.demo import ASSOCIATIONS, load_demo
 from services.cooperatives.geo import load_geojson, validate_plot_geometry
 from services.cooperatives.models import Cooperative, Farmer, Plot, User
-from services.cooperatives.reference import district_places
+from services.cooperatives.reference import district_places, nearest_districts
 from shared.db import Database
 
 DEMO_DEPARTMENTS = {"01", "05", "08", "10", "12", "19", "21", "22", "25"}
@@ -44,6 +44,14 @@ async def test_demo_plots_pass_the_eudr_rules_and_lie_near_their_district(db: Da
         assert checked.area_ha == plot.area_ha
         lon, lat = district_places()[ubigeo]
         assert abs(plot.centroid_lon - lon) < 0.1 and abs(plot.centroid_lat - lat) < 0.1
+
+
+async def test_demo_plots_are_in_the_district_whose_place_is_nearest_their_centroid(db: Database) -> None:
+    async with db.transaction() as session:
+        await load_demo(session)
+        plots = (await session.scalars(select(Plot))).all()
+    derived = nearest_districts([p.centroid_lon for p in plots], [p.centroid_lat for p in plots])
+    assert [p.ubigeo for p in plots] == [d.ubigeo for d in derived]
 
 
 async def test_demo_logins_work_and_loading_twice_changes_nothing(

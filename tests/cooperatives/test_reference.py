@@ -9,7 +9,15 @@ from importlib import resources
 import pytest
 from shapely.geometry import Point
 
-from services.cooperatives.reference import district_places, districts, fold, peru, regions
+from services.cooperatives.reference import (
+    district_places,
+    districts,
+    fold,
+    nearest_district,
+    nearest_districts,
+    peru,
+    regions,
+)
 
 
 def ubigeo_rows() -> list[dict[str, str]]:
@@ -125,3 +133,47 @@ def test_district_places_are_longitude_then_latitude() -> None:
     lon, lat = district_places()["220901"]  # Tarapoto
     assert lon == pytest.approx(-76.37, abs=0.05)
     assert lat == pytest.approx(-6.49, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "ubigeo"),
+    [
+        (-76.359614, -6.489937, "220901"),  # tests.factories.TARAPOTO_POLYGON's centroid: Tarapoto
+        (-76.971234, -6.031234, "220101"),  # Moyobamba
+        (-73.251234, -3.751234, "160101"),  # Iquitos
+    ],
+)
+def test_nearest_district_is_the_one_whose_place_is_nearest(lon: float, lat: float, ubigeo: str) -> None:
+    assert nearest_district(lon, lat).ubigeo == ubigeo
+
+
+def test_every_district_place_is_its_own_nearest_district() -> None:
+    places = district_places()
+    codes = sorted(places)
+    found = nearest_districts([places[c][0] for c in codes], [places[c][1] for c in codes])
+    mismatched = {c: d.ubigeo for c, d in zip(codes, found, strict=True) if d.ubigeo != c}
+    # Only districts that share their place with a namesake, where the lower ubigeo stands for both.
+    assert mismatched == {
+        "021202": "020508",
+        "090707": "090106",
+        "110207": "110107",
+        "120806": "120423",
+        "120810": "120433",
+        "151021": "150122",
+        "150514": "150134",
+        "151018": "150712",
+        "200608": "200406",
+        "210808": "210504",
+    }
+
+
+def test_a_batch_gets_the_same_districts_as_one_point_at_a_time() -> None:
+    lons = [-76.359614 + k * 0.37 for k in range(-8, 9)]
+    lats = [-6.489937 - k * 0.41 for k in range(-8, 9)]
+    assert nearest_districts(lons, lats) == [nearest_district(x, y) for x, y in zip(lons, lats, strict=True)]
+    assert nearest_districts([], []) == []
+
+
+def test_a_coordinate_that_is_not_a_number_has_no_nearest_district() -> None:
+    with pytest.raises(ValueError, match="finite"):
+        nearest_districts([-76.36, float("nan")], [-6.49, -6.49])

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cooperatives import repository
-from services.cooperatives.geo import parse_geometry_text, validate_plot_geometry
-from services.cooperatives.identifiers import validate_dni
+from services.cooperatives.geo import derive_districts, parse_geometry_text, validate_plot_geometry
+from services.cooperatives.identifiers import lookup_ubigeo, validate_dni
 from services.cooperatives.imports.rows import (
     Progress,
     Report,
@@ -47,6 +47,7 @@ FARMER_COLUMNS = (
     "area_ha",
     "altitude_m",
     "organic_since",
+    "ubigeo",
 )
 FARMER_REQUIRED = ("farmer_name", "plot_name", "crop", "geometry")
 _GENDERS = {
@@ -120,6 +121,16 @@ def _geometry(row: dict[str, str], area: Decimal | None) -> Any:
         raise domain_error(exc, _PLOT_FIELDS) from exc
 
 
+def _ubigeo(value: str) -> str | None:
+    """The plot's district as written; an empty cell leaves it to be derived from the geometry."""
+    if not value:
+        return None
+    try:
+        return lookup_ubigeo(value).ubigeo
+    except DomainError as exc:
+        raise domain_error(exc) from exc
+
+
 def _crop(value: str, products: list[str]) -> str:
     crop = value.strip().lower()
     if crop not in ("cacao", "coffee"):
@@ -142,12 +153,13 @@ def _plot_row(row: dict[str, str], products: list[str]) -> tuple[dict[str, Any] 
     checked = None if area_errors else attempt(errors, lambda: _geometry(row, area))
     altitude = attempt(errors, lambda: optional_int(row.get("altitude_m", ""), "altitude_m", 0, 6000))
     organic_since = attempt(errors, lambda: optional_date(row.get("organic_since", ""), "organic_since"))
+    ubigeo = attempt(errors, lambda: _ubigeo(row.get("ubigeo", "")))
     if errors or checked is None:
         return None, errors
     return {
         "name": row["plot_name"][:200],
         "crop": crop,
-        **checked.columns(),
+        **checked.columns(ubigeo=ubigeo),
         "altitude_m": altitude,
         "organic_since": organic_since,
     }, errors
@@ -235,8 +247,10 @@ async def import_farmers(
         if not report.errors:
             new = [values for _, _, values in batch.farmers if values.pop("_existing", None) is None]
             if not dry_run:
+                plots = [values for _, values in batch.plots]
+                derive_districts(plots)
                 await repository.bulk_insert(session, Farmer, new)
-                await repository.bulk_insert(session, Plot, [values for _, values in batch.plots])
+                await repository.bulk_insert(session, Plot, plots)
             report.created += len(new)
             report.plots_created += len(batch.plots)
         batch.farmers.clear()

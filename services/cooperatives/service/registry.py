@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cooperatives import repository
-from services.cooperatives.geo import validate_plot_geometry
+from services.cooperatives.geo import derive_districts, validate_plot_geometry
 from services.cooperatives.identifiers import (
     lookup_ubigeo,
     validate_company_prefix,
@@ -24,7 +24,7 @@ from services.cooperatives.identifiers import (
     validate_ruc,
 )
 from services.cooperatives.models import Cooperative, Farmer, Plot
-from services.cooperatives.reference import fold, regions
+from services.cooperatives.reference import districts, fold, regions
 from services.cooperatives.schemas import (
     CooperativeCreate,
     CooperativeRead,
@@ -245,6 +245,7 @@ async def list_farmers(
 
 
 def plot_read(plot: Plot) -> PlotRead:
+    district = districts()[plot.ubigeo]
     read = PlotRead(
         id=plot.id,
         farmer_id=plot.farmer_id,
@@ -255,6 +256,10 @@ def plot_read(plot: Plot) -> PlotRead:
         area_ha=plot.area_ha,
         altitude_m=plot.altitude_m,
         organic_since=plot.organic_since,
+        ubigeo=district.ubigeo,
+        region=district.region,
+        province=district.province,
+        district=district.district,
         created_at=plot.created_at,
     )
     read._geometry_text = plot.geometry
@@ -275,6 +280,9 @@ async def create_plot(
     checked = validate_plot_geometry(
         geometry, area_ha=Decimal(data.area_ha) if data.area_ha is not None else None
     )
+    ubigeo = lookup_ubigeo(data.ubigeo).ubigeo if data.ubigeo is not None else None
+    columns = checked.columns(ubigeo=ubigeo)
+    derive_districts([columns])
     plot = Plot(
         id=new_id("plot"),
         farmer_id=farmer.id,
@@ -283,7 +291,7 @@ async def create_plot(
         crop=data.crop.value,
         altitude_m=data.altitude_m,
         organic_since=data.organic_since,
-        **checked.columns(),
+        **columns,
     )
     await flush_unique(
         session, plot, "plot_name_taken", f"The farmer already has a plot named '{data.name}'."
