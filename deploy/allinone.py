@@ -69,7 +69,8 @@ def create_allinone(
     apps: dict[str, FastAPI] = {}
     for route in SERVICES:
         db = (databases or {}).get(route.name)
-        apps[route.name] = route.factory()(settings, database=db)
+        # Services are built in topology order, so a service finds the peers it calls already built.
+        apps[route.name] = route.factory()(settings, database=db, peers=dict(apps))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -23,9 +23,27 @@ async def _load_demo(settings: Settings) -> list[Any] | None:
     db = Database(settings.database_url_for("cooperatives"))
     try:
         async with db.transaction() as session:
-            return await load_demo(session)
+            logins = await load_demo(session)
     finally:
         await db.dispose()
+    if logins is not None:
+        await _load_ledger_demo(settings)
+    return logins
+
+
+async def _load_ledger_demo(settings: Settings) -> None:
+    """The demo lots go in through the API of an in-process all-in-one app, as a user's would."""
+    import httpx
+
+    from deploy.allinone import create_allinone
+    from services.lots.demo import load_ledger_demo
+
+    platform = create_allinone(settings)
+    async with (
+        platform.root.router.lifespan_context(platform.root),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=platform), base_url="http://demo") as client,
+    ):
+        await load_ledger_demo(client)
 
 
 def _print_logins(logins: list[Any] | None, base: str) -> None:
@@ -69,7 +87,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         where = f"database {_shown(settings.database_url)}"
     else:
         route = next(s for s in SERVICES if s.name == args.target)
-        app = route.factory()(settings)
+        try:
+            app = route.factory()(settings)
+        except RuntimeError as exc:  # a missing peer URL: say what to set, not a traceback
+            print(f"chacra serve --target {args.target}: {exc}", file=sys.stderr)
+            return 2
         where = f"database {_shown(settings.database_url_for(route.name))}"
     print(f"\nChacra ({args.target}) on {base} — {where}")
     print(f"  API docs:     {base}/docs")

@@ -1,2 +1,3 @@
 -- One database per service (ARCHITECTURE.md: no shared database, no cross-service foreign keys).
 CREATE DATABASE cooperatives;
+CREATE DATABASE lots;

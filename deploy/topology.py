@@ -35,6 +35,11 @@ SERVICES: tuple[ServiceRoute, ...] = (
             "/api/v1/plots",
         ),
     ),
+    ServiceRoute(
+        name="lots",
+        module="services.lots.app",
+        prefixes=("/api/v1/lots", "/api/v1/fairs"),
+    ),
 )
 
 

@@ -206,7 +206,22 @@ async def current_principal(principal: Annotated[Principal | None, Depends(optio
     return principal
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The caller and the token they came with, for a service that must ask a peer on their behalf."""
+
+    principal: Principal
+    token: str
+
+
+async def current_caller(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Caller:
+    if token is None:
+        raise Unauthorized()
+    return Caller(_verifier(request).verify(token), token)
+
+
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 
 

@@ -18,6 +18,8 @@ from shared.errors import ValidationFailed
 T = TypeVar("T")
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# A SELECT of any columns (SQLAlchemy 2.1 types a Select by its whole row).
+AnySelect = Select[*tuple[Any, ...]]
 
 
 class Page(BaseModel, Generic[T]):
@@ -55,7 +57,7 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     return values
 
 
-def keyset(stmt: Select[Any], order: Sequence[Any], params: PageParams) -> Select[Any]:
+def keyset(stmt: AnySelect, order: Sequence[Any], params: PageParams) -> AnySelect:
     """Order by ``order`` (ascending, unique together) and start after the cursor; fetch one extra row."""
     if params.cursor:
         raw = decode_cursor(params.cursor, len(order))

@@ -84,6 +84,7 @@ def create_service_app(
     idempotency: Table,
     database: Database | None = None,
     on_startup: StartupHook | None = None,
+    on_shutdown: StartupHook | None = None,
     token_verifier: TokenVerifier | None = None,
 ) -> FastAPI:
     """Build a service app. A given ``database`` is used as is (tests); otherwise one is opened and
@@ -116,6 +117,8 @@ def create_service_app(
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            if on_shutdown is not None:
+                await on_shutdown(app)
             if database is None:
                 await db.dispose()
 

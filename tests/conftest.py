@@ -21,12 +21,13 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from deploy.allinone import AllInOne, create_allinone
 from deploy.topology import SERVICES
 from services.cooperatives.app import create_app
 from shared.auth import Principal, Role, TokenIssuer
 from shared.db import Database, create_engine
 from shared.migrations import upgrade_to_head
-from shared.settings import AuthSettings, Settings
+from shared.settings import AuthSettings, ServiceName, Settings
 
 PG_HOST = os.environ.get("CHACRA_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("CHACRA_TEST_PG_PORT", "5432"))
@@ -91,19 +92,28 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture(scope="session")
-async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+async def _migrated_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, services: tuple[ServiceName, ...]
+) -> AsyncIterator[str]:
     if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'chacra-test.db'}"
-        await migrate_all(url)
+        for service in services:
+            await upgrade_to_head(service, url)
         yield url
         return
     url = create_pg_database()
     try:
-        await migrate_all(url)
+        for service in services:
+            await upgrade_to_head(service, url)
         yield url
     finally:
         drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async for url in _migrated_database(backend, tmp_path_factory, tuple(r.name for r in SERVICES)):
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -165,6 +175,46 @@ def headers_for(issuer: TokenIssuer) -> Callable[..., dict[str, str]]:
 @pytest.fixture
 def admin_headers(headers_for: Callable[..., dict[str, str]]) -> dict[str, str]:
     return headers_for(Role.ADMIN, user_id="usr_admin", username="admin")
+
+
+@pytest.fixture(scope="session")
+async def lots_database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The lots service's own database, apart from the registry's, as in distributed mode."""
+    async for url in _migrated_database(backend, tmp_path_factory, ("lots",)):
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def lots_engine(lots_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(lots_database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def lots_db(lots_engine: AsyncEngine, lots_database_url: str) -> AsyncIterator[Database]:
+    async with lots_engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            yield Database(lots_database_url, bind=connection)
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def platform(settings: Settings, db: Database, lots_db: Database) -> AsyncIterator[AllInOne]:
+    """Every service behind the all-in-one dispatcher, each on its own database."""
+    platform = create_allinone(settings, databases={"cooperatives": db, "lots": lots_db})
+    async with platform.root.router.lifespan_context(platform.root):
+        yield platform
+
+
+@pytest.fixture
+async def api(platform: AllInOne) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=platform), base_url="http://test"
+    ) as client:
+        yield client
 
 
 @pytest.fixture

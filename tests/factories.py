@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -90,5 +92,64 @@ async def create_plot(
     body.update(overrides)
     response = await client.post(f"/api/v1/farmers/{farmer_id}/plots", json=body, headers=headers)
     assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+# lots
+
+
+@dataclass
+class Origin:
+    """A cooperative with a manager, a farmer and a plot: what a delivery needs."""
+
+    cooperative: dict[str, Any]
+    farmer: dict[str, Any]
+    plot: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def cooperative_id(self) -> str:
+        return str(self.cooperative["id"])
+
+
+async def create_origin(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    headers_for: Callable[..., dict[str, str]],
+    *,
+    crop: str = "cacao",
+    cooperative: dict[str, Any] | None = None,
+    **cooperative_overrides: Any,
+) -> Origin:
+    coop = cooperative or await create_cooperative(client, admin_headers, **cooperative_overrides)
+    headers = headers_for("manager", cooperative_id=coop["id"], user_id=f"usr_mgr_{coop['id'][-8:]}")
+    farmer = await create_farmer(client, headers, coop["id"])
+    plot = await create_plot(client, headers, farmer["id"], crop=crop)
+    return Origin(coop, farmer, plot, headers)
+
+
+async def deliver(
+    client: httpx.AsyncClient,
+    origin: Origin,
+    quantity_kg: str | float = "100",
+    *,
+    form: str | None = None,
+    expect: int = 201,
+    **overrides: Any,
+) -> dict[str, Any]:
+    crop = origin.plot["crop"]
+    body: dict[str, Any] = {
+        "cooperative_id": origin.cooperative_id,
+        "farmer_id": origin.farmer["id"],
+        "plot_id": origin.plot["id"],
+        "product": crop,
+        "form": form or ("baba" if crop == "cacao" else "cherry"),
+        "quantity_kg": quantity_kg,
+        "harvested_on": "2026-10-01",
+    }
+    body.update(overrides)
+    response = await client.post("/api/v1/lots", json=body, headers=origin.headers)
+    assert response.status_code == expect, response.text
     data: dict[str, Any] = response.json()
     return data

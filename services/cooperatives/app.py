@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from services.cooperatives import service
 from services.cooperatives.api import router
@@ -17,7 +19,14 @@ from shared.web import create_service_app
 logger = logging.getLogger("chacra.cooperatives")
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    peers: Mapping[str, ASGIApp] | None = None,
+) -> FastAPI:
+    """``peers`` is accepted like every service's factory takes it; the registry calls no peer."""
+    del peers
     settings = settings or get_settings()
     issuer = TokenIssuer(settings.auth)
 

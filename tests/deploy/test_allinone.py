@@ -26,8 +26,10 @@ ALL_PREFIXES = [(route.name, prefix) for route in SERVICES for prefix in route.p
 
 
 @pytest.fixture
-async def allinone_client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    allinone = create_allinone(settings, databases={"cooperatives": db})
+async def allinone_client(
+    settings: Settings, db: Database, lots_db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    allinone = create_allinone(settings, databases={"cooperatives": db, "lots": lots_db})
     async with (
         allinone.root.router.lifespan_context(allinone.root),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=allinone), base_url="http://test") as client,

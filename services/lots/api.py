@@ -1,0 +1,238 @@
+"""Routes of the lot ledger: parse, call the service, return a schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cooperatives.client import CooperativesClient
+from services.lots import service
+from services.lots.rules import Form, Product, yield_table_markdown
+from services.lots.schemas import (
+    CorrectionEvent,
+    DeliveryCreate,
+    EventCreate,
+    EventRead,
+    FairCatalog,
+    FairCreate,
+    FairRead,
+    LineageRead,
+    LotRead,
+    MergeCreate,
+    ProvenanceRead,
+    SplitCreate,
+    SplitResult,
+    TransformCreate,
+)
+from shared.auth import CurrentCaller, CurrentUser
+from shared.errors import problem_responses
+from shared.pagination import Page, PageParams, page_params
+from shared.uow import request_session
+
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
+PageDep = Annotated[PageParams, Depends(page_params)]
+LotStatus = Literal["active", "depleted", "shipped", "sold"]
+
+router = APIRouter(prefix="/api/v1")
+READ_ERRORS = problem_responses(401, 404, 422)
+WRITE_ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+def _base_url(request: Request) -> str:
+    url: str = request.app.state.settings.public_base_url
+    return url
+
+
+def _cooperatives(request: Request) -> CooperativesClient:
+    client: CooperativesClient = request.app.state.cooperatives
+    return client
+
+
+@router.post(
+    "/lots",
+    status_code=201,
+    response_model=LotRead,
+    tags=["lots"],
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def record_delivery(
+    session: SessionDep, request: Request, caller: CurrentCaller, body: DeliveryCreate
+) -> LotRead:
+    """Record a farmer's delivery (acopio): a new lot, checked against the registry."""
+    return await service.record_delivery(
+        session,
+        _cooperatives(request),
+        caller.principal,
+        token=caller.token,
+        data=body,
+        public_base_url=_base_url(request),
+    )
+
+
+@router.post("/lots/merge", status_code=201, response_model=LotRead, tags=["lots"], responses=WRITE_ERRORS)
+async def merge_lots(
+    session: SessionDep, request: Request, principal: CurrentUser, body: MergeCreate
+) -> LotRead:
+    """Merge lots of one product and form into a new lot; each input gives the kilograms stated."""
+    return await service.merge_lots(session, principal, data=body, public_base_url=_base_url(request))
+
+
+@router.post(
+    "/lots/{lot_id}/split", status_code=201, response_model=SplitResult, tags=["lots"], responses=WRITE_ERRORS
+)
+async def split_lot(
+    session: SessionDep, request: Request, principal: CurrentUser, lot_id: str, body: SplitCreate
+) -> SplitResult:
+    """Split a lot into new lots (export bags); together they take at most what is left."""
+    lots = await service.split_lot(session, principal, lot_id, data=body, public_base_url=_base_url(request))
+    return SplitResult(lots=lots)
+
+
+@router.post(
+    "/lots/{lot_id}/transform",
+    status_code=201,
+    response_model=LotRead,
+    tags=["lots"],
+    responses=WRITE_ERRORS,
+    description="Ferment, dry, hull or sort a lot into a new lot. The output's weight must be inside "
+    "the process's yield range (output ÷ input):\n\n" + yield_table_markdown(),
+)
+async def transform_lot(
+    session: SessionDep, request: Request, principal: CurrentUser, lot_id: str, body: TransformCreate
+) -> LotRead:
+    return await service.transform_lot(
+        session, principal, lot_id, data=body, public_base_url=_base_url(request)
+    )
+
+
+@router.post(
+    "/lots/{lot_id}/events", status_code=201, response_model=EventRead, tags=["lots"], responses=WRITE_ERRORS
+)
+async def record_event(
+    session: SessionDep, principal: CurrentUser, lot_id: str, body: EventCreate
+) -> EventRead:
+    """Record quality, storage, shipment, handover, fair or sale — or a correction of an earlier event."""
+    if isinstance(body, CorrectionEvent):
+        return await service.record_correction(session, principal, lot_id, body=body)
+    return await service.record_observation(session, principal, lot_id, body=body)
+
+
+@router.get("/lots", response_model=Page[LotRead], tags=["lots"], responses=READ_ERRORS)
+async def list_lots(
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+    page: PageDep,
+    cooperative_id: str | None = None,
+    status: LotStatus | None = None,
+    product: Product | None = None,
+    form: Form | None = None,
+    origin: Literal["delivery", "merge", "split", "transformation"] | None = None,
+) -> Page[LotRead]:
+    """Lots the caller may see, newest last."""
+    return await service.list_lots(
+        session,
+        principal,
+        page=page,
+        public_base_url=_base_url(request),
+        cooperative_id=cooperative_id,
+        status=status,
+        product=product.value if product else None,
+        form=form.value if form else None,
+        origin=origin,
+    )
+
+
+@router.get("/lots/{lot_id}", response_model=LotRead, tags=["lots"], responses=READ_ERRORS)
+async def get_lot(session: SessionDep, request: Request, principal: CurrentUser, lot_id: str) -> LotRead:
+    """One lot, with what is left of it."""
+    return await service.get_lot(session, principal, lot_id, public_base_url=_base_url(request))
+
+
+@router.get(
+    "/lots/{lot_id}/events",
+    response_model=Page[EventRead],
+    tags=["lots"],
+    responses={
+        **READ_ERRORS,
+        200: {
+            "description": "The timeline, or with `format=epcis` an EPCIS 2.0 `EPCISDocument`.",
+            "content": {"application/ld+json": {"schema": {"type": "object"}}},
+        },
+    },
+)
+async def lot_events(
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+    lot_id: str,
+    page: PageDep,
+    format: Annotated[
+        Literal["json", "epcis"], Query(description="`epcis`: an EPCIS 2.0 JSON-LD document of every event.")
+    ] = "json",
+    scope: Annotated[
+        Literal["lot", "lineage"],
+        Query(description="`lineage`: also every ancestor lot's events (EPCIS only)."),
+    ] = "lot",
+) -> Any:
+    """The lot's timeline, oldest first; corrected events say which correction voided them."""
+    if format == "epcis":
+        document = await service.epcis_document(
+            session, principal, lot_id, scope=scope, public_base_url=_base_url(request)
+        )
+        return JSONResponse(
+            document,
+            media_type="application/ld+json",
+            headers={"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0.0"},
+        )
+    return await service.timeline(session, principal, lot_id, page=page)
+
+
+@router.get("/lots/{lot_id}/lineage", response_model=LineageRead, tags=["lots"], responses=READ_ERRORS)
+async def lot_lineage(session: SessionDep, principal: CurrentUser, lot_id: str) -> LineageRead:
+    """Every ancestor lot down to the deliveries, with the kilograms each contributes."""
+    return await service.lineage(session, principal, lot_id)
+
+
+@router.get("/lots/{lot_id}/provenance", response_model=ProvenanceRead, tags=["lots"], responses=READ_ERRORS)
+async def lot_provenance(session: SessionDep, principal: CurrentUser, lot_id: str) -> ProvenanceRead:
+    """Plots, farmers, districts and cooperatives behind the lot, each with its share by weight."""
+    return await service.provenance(session, principal, lot_id)
+
+
+@router.post(
+    "/fairs",
+    status_code=201,
+    response_model=FairRead,
+    tags=["fairs"],
+    responses=problem_responses(401, 403, 422),
+)
+async def create_fair(session: SessionDep, principal: CurrentUser, body: FairCreate) -> FairRead:
+    """Register a trade fair (Expoalimentaria, Salón del Cacao y Chocolate, …)."""
+    return await service.create_fair(session, principal, data=body)
+
+
+@router.get("/fairs", response_model=Page[FairRead], tags=["fairs"], responses=problem_responses(422))
+async def list_fairs(session: SessionDep, page: PageDep) -> Page[FairRead]:
+    """Trade fairs (public)."""
+    return await service.list_fairs(session, page=page)
+
+
+@router.get("/fairs/{fair_id}", response_model=FairRead, tags=["fairs"], responses=problem_responses(404))
+async def get_fair(session: SessionDep, fair_id: str) -> FairRead:
+    """One trade fair (public)."""
+    return await service.get_fair(session, fair_id)
+
+
+@router.get(
+    "/fairs/{fair_id}/catalog",
+    response_model=FairCatalog,
+    tags=["fairs"],
+    responses=problem_responses(404, 422),
+)
+async def fair_catalog(session: SessionDep, request: Request, fair_id: str, page: PageDep) -> FairCatalog:
+    """The lots presented at a fair (public: no personal data)."""
+    return await service.fair_catalog(session, fair_id, page=page, public_base_url=_base_url(request))

@@ -1,0 +1,56 @@
+"""The lots service: the ledger of deliveries, transformations, merges, splits, shipments and fairs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp
+
+from services.cooperatives.client import CooperativesClient
+from services.lots.api import router
+from services.lots.models import SERVICE, idempotency_keys
+from shared.db import Database
+from shared.settings import Settings, get_settings
+from shared.web import create_service_app
+
+
+def cooperatives_client(settings: Settings, peers: Mapping[str, ASGIApp] | None) -> CooperativesClient:
+    """In-process when the registry runs in this process (all-in-one), over HTTP otherwise."""
+    timeout = settings.service_timeout_seconds
+    if peers and "cooperatives" in peers:
+        return CooperativesClient(app=peers["cooperatives"], timeout=timeout)
+    url = settings.cooperatives.url
+    if not url:
+        raise RuntimeError(
+            "the lots service needs the cooperatives service: set CHACRA_COOPERATIVES__URL "
+            "(e.g. http://cooperatives:8000) or run all-in-one"
+        )
+    return CooperativesClient(base_url=url, timeout=timeout)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    peers: Mapping[str, ASGIApp] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    cooperatives = cooperatives_client(settings, peers)
+
+    async def on_shutdown(_: FastAPI) -> None:
+        await cooperatives.aclose()
+
+    app = create_service_app(
+        name=SERVICE,
+        title="Chacra · lots",
+        description="The lot ledger: deliveries, transformations, merges, splits, shipments, fairs; "
+        "lineage and provenance; EPCIS 2.0 export.",
+        settings=settings,
+        routers=[router],
+        idempotency=idempotency_keys,
+        database=database,
+        on_shutdown=on_shutdown,
+    )
+    app.state.cooperatives = cooperatives
+    return app

@@ -1,0 +1,253 @@
+"""Every SQL statement of the lot ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import CompoundSelect, Row, and_, exists, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from services.lots.models import (
+    Delivery,
+    Fair,
+    FairPresentation,
+    Lot,
+    LotEdge,
+    LotEvent,
+    LotEventLot,
+    LotState,
+)
+from shared.pagination import AnySelect, PageParams, keyset
+
+LotIds = CompoundSelect[*tuple[Any, ...]]
+AnyRow = Row[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class LotView:
+    lot: Lot
+    state: LotState
+    delivery: Delivery | None
+
+
+async def insert_rows(session: AsyncSession, model: type[Any], rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(model.__table__), list(rows))
+
+
+async def existing_codes(session: AsyncSession, codes: Iterable[str]) -> set[str]:
+    wanted = list(set(codes))
+    return set((await session.scalars(select(Lot.code).where(Lot.code.in_(wanted)))).all())
+
+
+def _view_query() -> AnySelect:
+    return (
+        select(Lot, LotState, Delivery)
+        .join(LotState, LotState.lot_id == Lot.id)
+        .outerjoin(Delivery, Delivery.lot_id == Lot.id)
+    )
+
+
+def _view(row: AnyRow) -> LotView:
+    return LotView(row[0], row[1], row[2])
+
+
+async def get_lot(session: AsyncSession, lot_id: str) -> LotView | None:
+    row = (await session.execute(_view_query().where(Lot.id == lot_id))).first()
+    return _view(row) if row else None
+
+
+async def get_lot_by_code(session: AsyncSession, code: str) -> LotView | None:
+    row = (await session.execute(_view_query().where(Lot.code == code))).first()
+    return _view(row) if row else None
+
+
+async def get_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, LotView]:
+    wanted = sorted(set(lot_ids))
+    if not wanted:
+        return {}
+    rows = (await session.execute(_view_query().where(Lot.id.in_(wanted)))).all()
+    return {row[0].id: _view(row) for row in rows}
+
+
+async def lock_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, LotView]:
+    """The lots with their state rows locked until commit (PostgreSQL ``FOR UPDATE``).
+
+    Locks are taken in id order, so two requests drawing on the same lots never deadlock. SQLite
+    ignores ``FOR UPDATE``; there the write session's ``BEGIN IMMEDIATE`` already serialises writers.
+    """
+    wanted = sorted(set(lot_ids))
+    if not wanted:
+        return {}
+    stmt = (
+        _view_query()
+        .where(Lot.id.in_(wanted))
+        .order_by(Lot.id)
+        .with_for_update(of=LotState)
+        # Objects read before the lock may be stale: the locked row's values are the truth.
+        .execution_options(populate_existing=True)
+    )
+    return {row[0].id: _view(row) for row in (await session.execute(stmt)).all()}
+
+
+async def list_lots(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    cooperative_id: str | None,
+    holder_organization: str | None,
+    status: str | None,
+    product: str | None,
+    form: str | None,
+    origin: str | None,
+) -> Sequence[AnyRow]:
+    stmt = _view_query()
+    if cooperative_id is not None:
+        stmt = stmt.where(Lot.cooperative_id == cooperative_id)
+    if holder_organization is not None:
+        stmt = stmt.where(LotState.holder_organization == holder_organization)
+    if status is not None:
+        stmt = stmt.where(LotState.status == status)
+    if product is not None:
+        stmt = stmt.where(Lot.product == product)
+    if form is not None:
+        stmt = stmt.where(Lot.form == form)
+    if origin is not None:
+        stmt = stmt.where(Lot.origin == origin)
+    return (await session.execute(keyset(stmt, [Lot.created_at, Lot.id], page))).all()
+
+
+# events
+
+
+async def get_event(session: AsyncSession, event_id: str) -> LotEvent | None:
+    return await session.get(LotEvent, event_id)
+
+
+async def correction_of(session: AsyncSession, event_id: str) -> LotEvent | None:
+    event: LotEvent | None = await session.scalar(
+        select(LotEvent).where(LotEvent.corrects_event_id == event_id)
+    )
+    return event
+
+
+def _timeline_query(lot_ids: LotIds | Sequence[str]) -> AnySelect:
+    correction = aliased(LotEvent)
+    involved = select(LotEventLot.event_id).where(LotEventLot.lot_id.in_(lot_ids))
+    return (
+        select(LotEvent, correction.id)
+        .outerjoin(correction, correction.corrects_event_id == LotEvent.id)
+        .where(LotEvent.id.in_(involved))
+    )
+
+
+async def timeline(session: AsyncSession, lot_id: str, page: PageParams) -> Sequence[AnyRow]:
+    """Events that touched the lot, oldest first, each with the id of the correction that voids it."""
+    stmt = keyset(_timeline_query([lot_id]), [LotEvent.event_time, LotEvent.id], page)
+    return (await session.execute(stmt)).all()
+
+
+async def all_events(session: AsyncSession, lot_ids: LotIds | Sequence[str]) -> Sequence[AnyRow]:
+    stmt = _timeline_query(lot_ids).order_by(LotEvent.event_time, LotEvent.id)
+    return (await session.execute(stmt)).all()
+
+
+async def uncorrected_event_types(session: AsyncSession, lot_id: str, types: Sequence[str]) -> set[str]:
+    """Which of ``types`` the lot has at least one standing (not corrected) event of."""
+    correction = aliased(LotEvent)
+    stmt = (
+        select(LotEvent.type)
+        .where(LotEvent.lot_id == lot_id, LotEvent.type.in_(types))
+        .where(~exists().where(correction.corrects_event_id == LotEvent.id))
+        .distinct()
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+# lineage
+
+
+def ancestor_edges_cte(lot_id: str) -> Any:
+    """Every edge above ``lot_id``: a recursive CTE that both engines run.
+
+    ``UNION`` (not ``UNION ALL``) drops an edge reached again through another path, so a lot that
+    fed two branches is walked once — the walk stays linear in the ancestor graph, not in paths.
+    """
+    walk = (
+        select(
+            LotEdge.parent_lot_id.label("parent"),
+            LotEdge.child_lot_id.label("child"),
+            LotEdge.quantity_g.label("quantity_g"),
+            LotEdge.event_id.label("event_id"),
+        )
+        .where(LotEdge.child_lot_id == lot_id)
+        .cte("walk", recursive=True)
+    )
+    edge = aliased(LotEdge)
+    return walk.union(
+        select(edge.parent_lot_id, edge.child_lot_id, edge.quantity_g, edge.event_id).join(
+            walk, edge.child_lot_id == walk.c.parent
+        )
+    )
+
+
+async def ancestor_edges(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
+    """One query: each ancestor edge with its parent lot, the parent's state and, for a delivery,
+    who delivered it."""
+    walk = ancestor_edges_cte(lot_id)
+    stmt = (
+        select(walk.c.parent, walk.c.child, walk.c.quantity_g, walk.c.event_id, Lot, LotState, Delivery)
+        .join(Lot, Lot.id == walk.c.parent)
+        .join(LotState, LotState.lot_id == Lot.id)
+        .outerjoin(Delivery, Delivery.lot_id == Lot.id)
+    )
+    return (await session.execute(stmt)).all()
+
+
+def ancestor_ids(lot_id: str) -> LotIds:
+    walk = ancestor_edges_cte(lot_id)
+    return select(walk.c.parent).union(select(Lot.id).where(Lot.id == lot_id))
+
+
+# fairs
+
+
+async def get_fair(session: AsyncSession, fair_id: str) -> Fair | None:
+    return await session.get(Fair, fair_id)
+
+
+async def list_fairs(session: AsyncSession, page: PageParams) -> Sequence[Fair]:
+    return (await session.scalars(keyset(select(Fair), [Fair.created_at, Fair.id], page))).all()
+
+
+async def catalog(session: AsyncSession, fair_id: str, page: PageParams) -> Sequence[AnyRow]:
+    """Standing presentations at a fair (a corrected fair event is no longer in the catalogue)."""
+    correction = aliased(LotEvent)
+    stmt = (
+        select(FairPresentation, LotEvent, Lot, LotState)
+        .join(LotEvent, LotEvent.id == FairPresentation.event_id)
+        .join(Lot, Lot.id == FairPresentation.lot_id)
+        .join(LotState, LotState.lot_id == Lot.id)
+        .where(FairPresentation.fair_id == fair_id)
+        .where(~exists().where(correction.corrects_event_id == LotEvent.id))
+    )
+    return (await session.execute(keyset(stmt, [FairPresentation.event_id], page))).all()
+
+
+async def latest_quality(session: AsyncSession, lot_ids: Sequence[str]) -> dict[str, LotEvent]:
+    if not lot_ids:
+        return {}
+    correction = aliased(LotEvent)
+    stmt = (
+        select(LotEvent)
+        .where(and_(LotEvent.lot_id.in_(list(lot_ids)), LotEvent.type == "quality"))
+        .where(~exists().where(correction.corrects_event_id == LotEvent.id))
+        .order_by(LotEvent.event_time, LotEvent.id)
+    )
+    latest: dict[str, LotEvent] = {}
+    for event in (await session.scalars(stmt)).all():
+        latest[event.lot_id] = event
+    return latest

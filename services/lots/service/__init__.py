@@ -1,0 +1,34 @@
+"""The lot ledger's rules: one module per concern, re-exported here for the routes."""
+
+from services.lots.service.events import create_fair, record_correction, record_observation
+from services.lots.service.ledger import merge_lots, record_delivery, split_lot, transform_lot
+from services.lots.service.reading import (
+    epcis_document,
+    fair_catalog,
+    get_fair,
+    get_lot,
+    lineage,
+    list_fairs,
+    list_lots,
+    provenance,
+    timeline,
+)
+
+__all__ = [
+    "create_fair",
+    "epcis_document",
+    "fair_catalog",
+    "get_fair",
+    "get_lot",
+    "lineage",
+    "list_fairs",
+    "list_lots",
+    "merge_lots",
+    "provenance",
+    "record_correction",
+    "record_delivery",
+    "record_observation",
+    "split_lot",
+    "timeline",
+    "transform_lot",
+]

@@ -1,0 +1,234 @@
+"""Where a lot came from: its ancestor graph, and each plot's, farmer's and district's share.
+
+The graph comes from one recursive query (repository.ancestor_edges); the arithmetic is exact
+(``Fraction``) and only the final percentages are rounded — by the largest-remainder method, so
+the shares printed for a buyer add up to exactly 100 %.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from math import floor
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.lots import repository
+from services.lots.models import Delivery, Lot, LotState
+from services.lots.repository import LotView
+from services.lots.rules import GRAMS_PER_KG, KG_QUANTUM, to_kg
+from services.lots.schemas import (
+    CooperativeShare,
+    DistrictShare,
+    FarmerShare,
+    LineageEdge,
+    LineageNode,
+    LineageRead,
+    PlotShare,
+    ProvenanceRead,
+)
+
+K = TypeVar("K", bound=Hashable)
+SHARE_PLACES = 4
+
+
+@dataclass(slots=True)
+class Graph:
+    """The lot and its ancestors, with how much of each reached the lot."""
+
+    target: LotView
+    nodes: dict[str, LotView]
+    edges: list[tuple[str, str, int, str]]
+    share: dict[str, Fraction]
+    contributed_g: dict[str, Fraction]
+
+    def deliveries(self) -> list[LotView]:
+        return [v for v in self.nodes.values() if v.delivery is not None]
+
+
+def walk_shares(
+    target_id: str,
+    target_quantity_g: int,
+    edges: list[tuple[str, str, int, str]],
+    quantities: Mapping[str, int],
+) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
+    """From the lot down: each ancestor's share of the lot by weight, and the grams of it that reached
+    the lot (in the ancestor's own form: wet kilos for a delivery of wet cacao)."""
+    into: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    pending: dict[str, int] = defaultdict(int)
+    for parent, child, grams, _ in edges:
+        into[child].append((parent, grams))
+        pending[parent] += 1
+    share: dict[str, Fraction] = defaultdict(Fraction)
+    contributed: dict[str, Fraction] = defaultdict(Fraction)
+    share[target_id] = Fraction(1)
+    contributed[target_id] = Fraction(target_quantity_g)
+    ready = [target_id]
+    while ready:
+        child = ready.pop()
+        inputs = into.get(child, [])
+        total_in = sum(g for _, g in inputs)
+        quantity = quantities[child]
+        for parent, grams in inputs:
+            share[parent] += share[child] * Fraction(grams, total_in)
+            if quantity:
+                contributed[parent] += contributed[child] * Fraction(grams, quantity)
+            pending[parent] -= 1
+            if pending[parent] == 0:
+                ready.append(parent)
+    return dict(share), dict(contributed)
+
+
+async def lineage_graph(session: AsyncSession, target: LotView) -> Graph:
+    rows = await repository.ancestor_edges(session, target.lot.id)
+    nodes: dict[str, LotView] = {target.lot.id: target}
+    edges: list[tuple[str, str, int, str]] = []
+    for parent, child, grams, event_id, lot, state, delivery in rows:
+        nodes.setdefault(parent, LotView(lot, state, delivery))
+        edges.append((parent, child, grams, event_id))
+    quantities = {lot_id: view.state.quantity_g for lot_id, view in nodes.items()}
+    share, contributed = walk_shares(target.lot.id, target.state.quantity_g, edges, quantities)
+    return Graph(target, nodes, edges, share, contributed)
+
+
+def largest_remainder(fractions: Mapping[K, Fraction], places: int = SHARE_PLACES) -> dict[K, Decimal]:
+    """Percentages with ``places`` decimals that add up to exactly 100 when the fractions add up to 1."""
+    scale = 100 * 10**places
+    scaled = {k: f * scale for k, f in fractions.items()}
+    floors = {k: floor(v) for k, v in scaled.items()}
+    missing = round(sum(scaled.values())) - sum(floors.values())
+    by_remainder = sorted(scaled, key=lambda k: (-(scaled[k] - floors[k]), str(k)))
+    for k in by_remainder[:missing]:
+        floors[k] += 1
+    return {k: Decimal(v).scaleb(-places) for k, v in floors.items()}
+
+
+def _percent(fraction: Fraction) -> Decimal:
+    quantum = Decimal(1).scaleb(-SHARE_PLACES)
+    return (Decimal(fraction.numerator * 100) / Decimal(fraction.denominator)).quantize(
+        quantum, ROUND_HALF_EVEN
+    )
+
+
+def _kg(grams: Fraction) -> Decimal:
+    return (Decimal(grams.numerator) / Decimal(grams.denominator * GRAMS_PER_KG)).quantize(
+        KG_QUANTUM, ROUND_HALF_EVEN
+    )
+
+
+def _node(graph: Graph, view: LotView, share: Decimal | None = None) -> LineageNode:
+    lot, state, delivery = view.lot, view.state, view.delivery
+    return LineageNode(
+        lot_id=lot.id,
+        code=lot.code,
+        origin=lot.origin,
+        product=lot.product,
+        form=lot.form,
+        quantity_kg=to_kg(state.quantity_g),
+        contributed_kg=_kg(graph.contributed_g.get(lot.id, Fraction(0))),
+        share_pct=share if share is not None else _percent(graph.share.get(lot.id, Fraction(0))),
+        cooperative_id=lot.cooperative_id,
+        farmer_id=delivery.farmer_id if delivery else None,
+        plot_id=delivery.plot_id if delivery else None,
+        harvested_on=lot.harvested_on,
+    )
+
+
+def lineage_read(graph: Graph) -> LineageRead:
+    deliveries = graph.deliveries()
+    delivery_shares = largest_remainder({v.lot.id: graph.share[v.lot.id] for v in deliveries})
+    return LineageRead(
+        lot_id=graph.target.lot.id,
+        nodes=[_node(graph, v) for v in graph.nodes.values()],
+        edges=[
+            LineageEdge(from_lot_id=p, to_lot_id=c, quantity_kg=to_kg(g), event_id=e)
+            for p, c, g, e in graph.edges
+        ],
+        deliveries=[_node(graph, v, delivery_shares[v.lot.id]) for v in deliveries],
+    )
+
+
+def _sum_by(graph: Graph, key: Any) -> dict[Any, Fraction]:
+    totals: dict[Any, Fraction] = defaultdict(Fraction)
+    for view in graph.deliveries():
+        totals[key(view.delivery)] += graph.share[view.lot.id]
+    return dict(totals)
+
+
+def provenance_read(graph: Graph) -> ProvenanceRead:
+    deliveries: list[Delivery] = [v.delivery for v in graph.deliveries() if v.delivery is not None]
+    by_plot: dict[str, list[Delivery]] = defaultdict(list)
+    for d in deliveries:
+        by_plot[d.plot_id].append(d)
+    plot_pct = largest_remainder(_sum_by(graph, lambda d: d.plot_id))
+    farmer_pct = largest_remainder(_sum_by(graph, lambda d: d.farmer_id))
+    district_pct = largest_remainder(_sum_by(graph, lambda d: d.ubigeo or ""))
+    coop_pct = largest_remainder(_sum_by(graph, lambda d: d.cooperative_id))
+    farmers = {d.farmer_id: d for d in deliveries}
+    districts = {d.ubigeo or "": d for d in deliveries}
+    target: Lot = graph.target.lot
+    state: LotState = graph.target.state
+    harvests: list[date] = [d.harvested_on for d in deliveries]
+    return ProvenanceRead(
+        lot_id=target.id,
+        code=target.code,
+        product=target.product,
+        form=target.form,
+        quantity_kg=to_kg(state.quantity_g),
+        harvested_from=min(harvests),
+        harvested_to=max(harvests),
+        deliveries=len(deliveries),
+        plots=sorted(
+            (
+                PlotShare(
+                    plot_id=plot_id,
+                    plot_name=ds[0].plot_name,
+                    farmer_id=ds[0].farmer_id,
+                    cooperative_id=ds[0].cooperative_id,
+                    area_ha=Decimal(ds[0].plot_area_ha),
+                    ubigeo=ds[0].ubigeo,
+                    district=ds[0].district,
+                    province=ds[0].province,
+                    region=ds[0].region,
+                    share_pct=plot_pct[plot_id],
+                    contributed_kg=_kg(sum((graph.contributed_g[d.lot_id] for d in ds), Fraction(0))),
+                    harvested_from=min(d.harvested_on for d in ds),
+                    harvested_to=max(d.harvested_on for d in ds),
+                )
+                for plot_id, ds in by_plot.items()
+            ),
+            key=lambda p: (-p.share_pct, p.plot_id),
+        ),
+        farmers=sorted(
+            (
+                FarmerShare(
+                    farmer_id=fid,
+                    name=d.farmer_name,
+                    public_name_consent=d.farmer_public_name_consent,
+                    cooperative_id=d.cooperative_id,
+                    share_pct=farmer_pct[fid],
+                )
+                for fid, d in farmers.items()
+            ),
+            key=lambda f: (-f.share_pct, f.farmer_id),
+        ),
+        districts=sorted(
+            (
+                DistrictShare(
+                    ubigeo=d.ubigeo, district=d.district, province=d.province, region=d.region, share_pct=pct
+                )
+                for key, d in districts.items()
+                for pct in [district_pct[key]]
+            ),
+            key=lambda d: (-d.share_pct, d.ubigeo or ""),
+        ),
+        cooperatives=sorted(
+            (CooperativeShare(cooperative_id=cid, share_pct=pct) for cid, pct in coop_pct.items()),
+            key=lambda c: (-c.share_pct, c.cooperative_id),
+        ),
+    )
