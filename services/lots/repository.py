@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Row, and_, exists, insert, select
+from sqlalchemy import CompoundSelect, Row, and_, exists, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -170,11 +170,16 @@ async def uncorrected_event_types(session: AsyncSession, lot_id: str, types: Seq
 # lineage
 
 
-def ancestor_edges_cte(lot_id: str) -> Any:
+def ancestor_edges_cte(lot_id: str, *, lateral: bool = False) -> Any:
     """Every edge above ``lot_id``: a recursive CTE that both engines run.
 
     ``UNION`` (not ``UNION ALL``) drops an edge reached again through another path, so a lot that
     fed two branches is walked once — the walk stays linear in the ancestor graph, not in paths.
+
+    ``lateral`` (PostgreSQL) writes the recursive step as a LATERAL lookup, so every level probes
+    ``ix_lot_edges_child``. Planned as a plain join, the step's row estimate follows ANALYZE's
+    sample: a container with hundreds of inputs in the most-common-values list turns it into a
+    hash join over the whole edge table at every level, ~80× slower (bench/lineage.py).
     """
     walk = (
         select(
@@ -187,28 +192,67 @@ def ancestor_edges_cte(lot_id: str) -> Any:
         .cte("walk", recursive=True)
     )
     edge = aliased(LotEdge)
-    return walk.union(
-        select(edge.parent_lot_id, edge.child_lot_id, edge.quantity_g, edge.event_id).join(
-            walk, edge.child_lot_id == walk.c.parent
-        )
-    )
+    columns = (edge.parent_lot_id, edge.child_lot_id, edge.quantity_g, edge.event_id)
+    if lateral:
+        # OFFSET 0 keeps the planner from flattening the lookup back into a join.
+        step = select(*columns).where(edge.child_lot_id == walk.c.parent).offset(0).lateral("step")
+        return walk.union(select(*step.c).select_from(walk).join(step, true()))
+    return walk.union(select(*columns).join(walk, edge.child_lot_id == walk.c.parent))
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    return bind.dialect.name if bind is not None else ""
 
 
 async def ancestor_edges(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
-    """One query: each ancestor edge with its parent lot, the parent's state and, for a delivery,
-    who delivered it."""
-    walk = ancestor_edges_cte(lot_id)
-    stmt = (
-        select(walk.c.parent, walk.c.child, walk.c.quantity_g, walk.c.event_id, Lot, LotState, Delivery)
-        .join(Lot, Lot.id == walk.c.parent)
-        .join(LotState, LotState.lot_id == Lot.id)
-        .outerjoin(Delivery, Delivery.lot_id == Lot.id)
-    )
+    """One recursive query: (parent, child, quantity_g, event_id) for every edge above the lot."""
+    walk = ancestor_edges_cte(lot_id, lateral=_dialect(session) == "postgresql")
+    stmt = select(walk.c.parent, walk.c.child, walk.c.quantity_g, walk.c.event_id)
     return (await session.execute(stmt)).all()
 
 
-def ancestor_ids(lot_id: str) -> LotIds:
-    walk = ancestor_edges_cte(lot_id)
+NODE_CHUNK = 5000
+
+
+async def lineage_nodes(session: AsyncSession, lot_ids: Sequence[str]) -> list[AnyRow]:
+    """The lots of a lineage as plain rows (no ORM objects: thousands per lineage), by id."""
+    stmt = (
+        select(
+            Lot.id,
+            Lot.code,
+            Lot.origin,
+            Lot.product,
+            Lot.form,
+            Lot.cooperative_id,
+            Lot.harvested_on,
+            LotState.quantity_g,
+            Delivery.lot_id.label("delivery_lot_id"),
+            Delivery.cooperative_id.label("delivery_cooperative_id"),
+            Delivery.farmer_id,
+            Delivery.plot_id,
+            Delivery.farmer_name,
+            Delivery.farmer_public_name_consent,
+            Delivery.plot_name,
+            Delivery.plot_area_ha,
+            Delivery.ubigeo,
+            Delivery.region,
+            Delivery.province,
+            Delivery.district,
+            Delivery.harvested_on.label("delivery_harvested_on"),
+        )
+        .join(LotState, LotState.lot_id == Lot.id)
+        .outerjoin(Delivery, Delivery.lot_id == Lot.id)
+    )
+    rows: list[AnyRow] = []
+    for start in range(0, len(lot_ids), NODE_CHUNK):
+        chunk = list(lot_ids[start : start + NODE_CHUNK])
+        rows.extend((await session.execute(stmt.where(Lot.id.in_(chunk)))).all())
+    return rows
+
+
+def ancestor_ids(session: AsyncSession, lot_id: str) -> LotIds:
+    walk = ancestor_edges_cte(lot_id, lateral=_dialect(session) == "postgresql")
     return select(walk.c.parent).union(select(Lot.id).where(Lot.id == lot_id))
 
 

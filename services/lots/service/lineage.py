@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from math import floor
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lots import repository
-from services.lots.models import Delivery, Lot, LotState
 from services.lots.repository import LotView
-from services.lots.rules import GRAMS_PER_KG, KG_QUANTUM, to_kg
+from services.lots.rules import GRAMS_PER_KG, KG_QUANTUM, Form, Product, to_kg
 from services.lots.schemas import (
     CooperativeShare,
     DistrictShare,
@@ -37,18 +35,113 @@ K = TypeVar("K", bound=Hashable)
 SHARE_PLACES = 4
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryFacts:
+    """Who delivered a delivery lot, from which plot, as the ledger recorded it."""
+
+    lot_id: str
+    cooperative_id: str
+    farmer_id: str
+    plot_id: str
+    farmer_name: str
+    farmer_public_name_consent: bool
+    plot_name: str
+    plot_area_ha: str
+    ubigeo: str | None
+    region: str | None
+    province: str | None
+    district: str | None
+    harvested_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str
+    code: str
+    origin: str
+    product: str
+    form: str
+    cooperative_id: str | None
+    harvested_on: date | None
+    quantity_g: int
+    delivery: DeliveryFacts | None
+
+    @classmethod
+    def of_view(cls, view: LotView) -> Node:
+        lot, d = view.lot, view.delivery
+        facts = None
+        if d is not None:
+            facts = DeliveryFacts(
+                d.lot_id,
+                d.cooperative_id,
+                d.farmer_id,
+                d.plot_id,
+                d.farmer_name,
+                d.farmer_public_name_consent,
+                d.plot_name,
+                d.plot_area_ha,
+                d.ubigeo,
+                d.region,
+                d.province,
+                d.district,
+                d.harvested_on,
+            )
+        return cls(
+            lot.id,
+            lot.code,
+            lot.origin,
+            lot.product,
+            lot.form,
+            lot.cooperative_id,
+            lot.harvested_on,
+            view.state.quantity_g,
+            facts,
+        )
+
+    @classmethod
+    def of_row(cls, row: Any) -> Node:
+        facts = None
+        if row.delivery_lot_id is not None:
+            facts = DeliveryFacts(
+                row.delivery_lot_id,
+                row.delivery_cooperative_id,
+                row.farmer_id,
+                row.plot_id,
+                row.farmer_name,
+                row.farmer_public_name_consent,
+                row.plot_name,
+                row.plot_area_ha,
+                row.ubigeo,
+                row.region,
+                row.province,
+                row.district,
+                row.delivery_harvested_on,
+            )
+        return cls(
+            row.id,
+            row.code,
+            row.origin,
+            row.product,
+            row.form,
+            row.cooperative_id,
+            row.harvested_on,
+            row.quantity_g,
+            facts,
+        )
+
+
 @dataclass(slots=True)
 class Graph:
     """The lot and its ancestors, with how much of each reached the lot."""
 
-    target: LotView
-    nodes: dict[str, LotView]
+    target: Node
+    nodes: dict[str, Node]
     edges: list[tuple[str, str, int, str]]
     share: dict[str, Fraction]
     contributed_g: dict[str, Fraction]
 
-    def deliveries(self) -> list[LotView]:
-        return [v for v in self.nodes.values() if v.delivery is not None]
+    def deliveries(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.delivery is not None]
 
 
 def walk_shares(
@@ -84,26 +177,32 @@ def walk_shares(
     return dict(share), dict(contributed)
 
 
-async def lineage_graph(session: AsyncSession, target: LotView) -> Graph:
-    rows = await repository.ancestor_edges(session, target.lot.id)
-    nodes: dict[str, LotView] = {target.lot.id: target}
-    edges: list[tuple[str, str, int, str]] = []
-    for parent, child, grams, event_id, lot, state, delivery in rows:
-        nodes.setdefault(parent, LotView(lot, state, delivery))
-        edges.append((parent, child, grams, event_id))
-    quantities = {lot_id: view.state.quantity_g for lot_id, view in nodes.items()}
-    share, contributed = walk_shares(target.lot.id, target.state.quantity_g, edges, quantities)
+async def lineage_graph(session: AsyncSession, view: LotView) -> Graph:
+    """The lot's ancestors: one recursive query for the edges, then the lots they name by id."""
+    target = Node.of_view(view)
+    edges = [(p, c, g, e) for p, c, g, e in await repository.ancestor_edges(session, target.id)]
+    parents = list(dict.fromkeys(p for p, _, _, _ in edges))
+    nodes: dict[str, Node] = {target.id: target}
+    for row in await repository.lineage_nodes(session, parents):
+        nodes[row.id] = Node.of_row(row)
+    quantities = {lot_id: node.quantity_g for lot_id, node in nodes.items()}
+    share, contributed = walk_shares(target.id, target.quantity_g, edges, quantities)
     return Graph(target, nodes, edges, share, contributed)
 
 
 def largest_remainder(fractions: Mapping[K, Fraction], places: int = SHARE_PLACES) -> dict[K, Decimal]:
     """Percentages with ``places`` decimals that add up to exactly 100 when the fractions add up to 1."""
     scale = 100 * 10**places
-    scaled = {k: f * scale for k, f in fractions.items()}
-    floors = {k: floor(v) for k, v in scaled.items()}
-    missing = round(sum(scaled.values())) - sum(floors.values())
-    by_remainder = sorted(scaled, key=lambda k: (-(scaled[k] - floors[k]), str(k)))
-    for k in by_remainder[:missing]:
+    floors: dict[K, int] = {}
+    remainders: dict[K, float] = {}
+    for k, f in fractions.items():
+        whole, rest = divmod(f.numerator * scale, f.denominator)
+        floors[k] = whole
+        # Only the order of the remainders matters; a float orders them (ties fall to the key).
+        remainders[k] = rest / f.denominator
+    total = sum(fractions.values(), Fraction(0)) * scale
+    missing = round(total) - sum(floors.values())
+    for k in sorted(remainders, key=lambda k: (-remainders[k], str(k)))[:missing]:
         floors[k] += 1
     return {k: Decimal(v).scaleb(-places) for k, v in floors.items()}
 
@@ -121,48 +220,49 @@ def _kg(grams: Fraction) -> Decimal:
     )
 
 
-def _node(graph: Graph, view: LotView, share: Decimal | None = None) -> LineageNode:
-    lot, state, delivery = view.lot, view.state, view.delivery
-    return LineageNode(
-        lot_id=lot.id,
-        code=lot.code,
-        origin=lot.origin,
-        product=lot.product,
-        form=lot.form,
-        quantity_kg=to_kg(state.quantity_g),
-        contributed_kg=_kg(graph.contributed_g.get(lot.id, Fraction(0))),
-        share_pct=share if share is not None else _percent(graph.share.get(lot.id, Fraction(0))),
-        cooperative_id=lot.cooperative_id,
+def _node(graph: Graph, node: Node, share: Decimal | None = None) -> LineageNode:
+    # Trusted values built here: model_construct skips re-validating thousands of nodes.
+    delivery = node.delivery
+    return LineageNode.model_construct(
+        lot_id=node.id,
+        code=node.code,
+        origin=node.origin,
+        product=Product(node.product),
+        form=Form(node.form),
+        quantity_kg=to_kg(node.quantity_g),
+        contributed_kg=_kg(graph.contributed_g.get(node.id, Fraction(0))),
+        share_pct=share if share is not None else _percent(graph.share.get(node.id, Fraction(0))),
+        cooperative_id=node.cooperative_id,
         farmer_id=delivery.farmer_id if delivery else None,
         plot_id=delivery.plot_id if delivery else None,
-        harvested_on=lot.harvested_on,
+        harvested_on=node.harvested_on,
     )
 
 
 def lineage_read(graph: Graph) -> LineageRead:
     deliveries = graph.deliveries()
-    delivery_shares = largest_remainder({v.lot.id: graph.share[v.lot.id] for v in deliveries})
+    delivery_shares = largest_remainder({n.id: graph.share[n.id] for n in deliveries})
     return LineageRead(
-        lot_id=graph.target.lot.id,
-        nodes=[_node(graph, v) for v in graph.nodes.values()],
+        lot_id=graph.target.id,
+        nodes=[_node(graph, n) for n in graph.nodes.values()],
         edges=[
-            LineageEdge(from_lot_id=p, to_lot_id=c, quantity_kg=to_kg(g), event_id=e)
+            LineageEdge.model_construct(from_lot_id=p, to_lot_id=c, quantity_kg=to_kg(g), event_id=e)
             for p, c, g, e in graph.edges
         ],
-        deliveries=[_node(graph, v, delivery_shares[v.lot.id]) for v in deliveries],
+        deliveries=[_node(graph, n, delivery_shares[n.id]) for n in deliveries],
     )
 
 
 def _sum_by(graph: Graph, key: Any) -> dict[Any, Fraction]:
     totals: dict[Any, Fraction] = defaultdict(Fraction)
-    for view in graph.deliveries():
-        totals[key(view.delivery)] += graph.share[view.lot.id]
+    for node in graph.deliveries():
+        totals[key(node.delivery)] += graph.share[node.id]
     return dict(totals)
 
 
 def provenance_read(graph: Graph) -> ProvenanceRead:
-    deliveries: list[Delivery] = [v.delivery for v in graph.deliveries() if v.delivery is not None]
-    by_plot: dict[str, list[Delivery]] = defaultdict(list)
+    deliveries = [n.delivery for n in graph.deliveries() if n.delivery is not None]
+    by_plot: dict[str, list[DeliveryFacts]] = defaultdict(list)
     for d in deliveries:
         by_plot[d.plot_id].append(d)
     plot_pct = largest_remainder(_sum_by(graph, lambda d: d.plot_id))
@@ -171,15 +271,14 @@ def provenance_read(graph: Graph) -> ProvenanceRead:
     coop_pct = largest_remainder(_sum_by(graph, lambda d: d.cooperative_id))
     farmers = {d.farmer_id: d for d in deliveries}
     districts = {d.ubigeo or "": d for d in deliveries}
-    target: Lot = graph.target.lot
-    state: LotState = graph.target.state
+    target = graph.target
     harvests: list[date] = [d.harvested_on for d in deliveries]
     return ProvenanceRead(
         lot_id=target.id,
         code=target.code,
         product=target.product,
         form=target.form,
-        quantity_kg=to_kg(state.quantity_g),
+        quantity_kg=to_kg(target.quantity_g),
         harvested_from=min(harvests),
         harvested_to=max(harvests),
         deliveries=len(deliveries),

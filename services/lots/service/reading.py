@@ -88,7 +88,7 @@ async def epcis_document(
     session: AsyncSession, principal: Principal, lot_id: str, *, scope: EventScope, public_base_url: str
 ) -> dict[str, Any]:
     await readable_lot(session, principal, lot_id)
-    lot_ids: Any = repository.ancestor_ids(lot_id) if scope == "lineage" else [lot_id]
+    lot_ids: Any = repository.ancestor_ids(session, lot_id) if scope == "lineage" else [lot_id]
     rows = await repository.all_events(session, lot_ids)
     events: dict[str, LotEvent] = {event.id: event for event, _ in rows}
     corrections: dict[str, LotEvent] = {
