@@ -25,11 +25,11 @@ from sqlalchemy import (
     String,
     Table,
     delete,
-    insert,
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Database, UTCDateTime, utcnow
@@ -37,6 +37,8 @@ from shared.db import Database, UTCDateTime, utcnow
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 IN_FLIGHT = "in_flight"
 COMPLETED = "completed"
+# A key released by its holder between our INSERT and our SELECT is claimed again; a few times at most.
+CLAIM_ATTEMPTS = 3
 
 
 def table_name(service: str) -> str:
@@ -108,58 +110,73 @@ class IdempotencyStore:
         self.lock_timeout = lock_timeout
 
     async def claim(self, db: Database, owner: str, key: str, print_: str) -> Claim:
-        try:
-            return await self._claim_once(db, owner, key, print_)
-        except IntegrityError:
-            # Another request inserted the same key between our read and our insert.
-            return await self._claim_once(db, owner, key, print_)
-
-    async def _claim_once(self, db: Database, owner: str, key: str, print_: str) -> Claim:
+        """One INSERT … ON CONFLICT DO NOTHING; the existing row is read only when there is one."""
         t = self.table
         now = utcnow()
         async with db.transaction() as session:
-            row = (
-                (await session.execute(select(t).where(t.c.owner == owner, t.c.key == key)))
-                .mappings()
-                .first()
-            )
-            if row is not None and row["expires_at"] <= now:
-                await session.execute(delete(t).where(t.c.owner == owner, t.c.key == key))
-                row = None
-            if row is None:
-                await session.execute(
-                    insert(t).values(
-                        owner=owner,
-                        key=key,
-                        fingerprint=print_,
-                        state=IN_FLIGHT,
-                        created_at=now,
-                        locked_at=now,
-                        expires_at=now + self.ttl,
-                    )
-                )
-                return Claim(Outcome.CLAIMED, claimed=Claimed(owner, key, now))
-            if row["fingerprint"] != print_:
-                return Claim(Outcome.MISMATCH)
-            if row["state"] == COMPLETED:
-                return Claim(
-                    Outcome.REPLAY,
-                    StoredResponse(
-                        row["status_code"],
-                        [(str(k), str(v)) for k, v in row["response_headers"] or []],
-                        row["response_body"] or b"",
-                    ),
-                )
-            if row["locked_at"] <= now - self.lock_timeout:
-                # The process that claimed it died mid-request; take the key over, once.
-                taken = await session.execute(
-                    update(t)
-                    .where(t.c.owner == owner, t.c.key == key, t.c.locked_at == row["locked_at"])
-                    .values(locked_at=now)
-                )
-                if getattr(taken, "rowcount", 0) == 1:
+            for _ in range(CLAIM_ATTEMPTS):
+                inserted = await session.execute(self._insert_claim(db, owner, key, print_, now))
+                if inserted.first() is not None:
                     return Claim(Outcome.CLAIMED, claimed=Claimed(owner, key, now))
-            return Claim(Outcome.IN_FLIGHT)
+                row = (
+                    (await session.execute(select(t).where(t.c.owner == owner, t.c.key == key)))
+                    .mappings()
+                    .first()
+                )
+                if row is None:
+                    continue  # released between our insert and our read: claim it again
+                if row["expires_at"] <= now:
+                    await session.execute(
+                        delete(t).where(t.c.owner == owner, t.c.key == key, t.c.expires_at <= now)
+                    )
+                    continue
+                return await self._existing(session, row, owner, key, print_, now)
+        # Claimed and released by others again and again under our feet: say so, the client retries.
+        return Claim(Outcome.IN_FLIGHT)
+
+    def _insert_claim(self, db: Database, owner: str, key: str, print_: str, now: datetime) -> Any:
+        dialect_insert = sqlite_insert if db.is_sqlite else postgresql_insert
+        return (
+            dialect_insert(self.table)
+            .values(
+                owner=owner,
+                key=key,
+                fingerprint=print_,
+                state=IN_FLIGHT,
+                created_at=now,
+                locked_at=now,
+                expires_at=now + self.ttl,
+            )
+            .on_conflict_do_nothing(index_elements=[self.table.c.owner, self.table.c.key])
+            .returning(self.table.c.owner)
+        )
+
+    async def _existing(
+        self, session: AsyncSession, row: Any, owner: str, key: str, print_: str, now: datetime
+    ) -> Claim:
+        """The answer for a key already held: mismatch, replay, takeover of a stale claim, or in flight."""
+        t = self.table
+        if row["fingerprint"] != print_:
+            return Claim(Outcome.MISMATCH)
+        if row["state"] == COMPLETED:
+            return Claim(
+                Outcome.REPLAY,
+                StoredResponse(
+                    row["status_code"],
+                    [(str(k), str(v)) for k, v in row["response_headers"] or []],
+                    row["response_body"] or b"",
+                ),
+            )
+        if row["locked_at"] <= now - self.lock_timeout:
+            # The process that claimed it died mid-request; take the key over, once.
+            taken = await session.execute(
+                update(t)
+                .where(t.c.owner == owner, t.c.key == key, t.c.locked_at == row["locked_at"])
+                .values(locked_at=now)
+            )
+            if getattr(taken, "rowcount", 0) == 1:
+                return Claim(Outcome.CLAIMED, claimed=Claimed(owner, key, now))
+        return Claim(Outcome.IN_FLIGHT)
 
     async def complete(self, session: AsyncSession, claimed: Claimed, response: StoredResponse) -> bool:
         """Store the answer in the request's transaction; False when a retry took the key over."""

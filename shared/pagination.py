@@ -32,7 +32,8 @@ class PageParams(BaseModel):
     cursor: str | None = None
 
 
-def page_params(
+# async although it awaits nothing: FastAPI would run a plain def in its thread pool.
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(description="`next` from the previous page.")] = None,
 ) -> PageParams:

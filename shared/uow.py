@@ -66,12 +66,14 @@ class UnitOfWork:
             self._session = None
 
 
-def request_session(request: Request) -> AsyncSession:
+# ``async def`` although they await nothing: FastAPI runs a plain ``def`` dependency in its thread pool,
+# a hand-off to another thread and back on every request for what is an attribute lookup.
+async def request_session(request: Request) -> AsyncSession:
     uow: UnitOfWork = request.state.uow
     return uow.session
 
 
-def request_read_session(request: Request) -> AsyncSession:
+async def request_read_session(request: Request) -> AsyncSession:
     """For a POST that only reads (logging in): on SQLite it must not take the single write lock."""
     uow: UnitOfWork = request.state.uow
     uow.read_only()

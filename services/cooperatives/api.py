@@ -22,6 +22,7 @@ from services.cooperatives.schemas import (
     ImportResult,
     Me,
     PlotCreate,
+    PlotOrigin,
     PlotRead,
     Product,
     Token,
@@ -300,6 +301,17 @@ async def list_farmer_plots(
 async def read_plot(session: SessionDep, principal: CurrentUser, plot_id: str) -> PlotJSONResponse:
     """Read one plot, with its exact geometry."""
     return PlotJSONResponse(await service.get_plot(session, principal, plot_id=plot_id))
+
+
+@router.get(
+    "/plots/{plot_id}/origin",
+    response_model=PlotOrigin,
+    tags=["registry"],
+    responses=problem_responses(401, 404),
+)
+async def read_plot_origin(session: SessionDep, principal: CurrentUser, plot_id: str) -> PlotJSONResponse:
+    """Read one plot with its farmer and cooperative, in one call (what a delivery checks)."""
+    return PlotJSONResponse(await service.get_plot_origin(session, principal, plot_id=plot_id))
 
 
 @router.get(

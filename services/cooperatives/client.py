@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.cooperatives.schemas import CooperativeRead, FarmerRead, PlotRead
+from services.cooperatives.schemas import CooperativeRead, FarmerRead, PlotOrigin, PlotRead
 from shared.client import ServiceClient
 from shared.pagination import MAX_LIMIT
 
-__all__ = ["CooperativeRead", "CooperativesClient", "FarmerRead", "PlotRead"]
+__all__ = ["CooperativeRead", "CooperativesClient", "FarmerRead", "PlotOrigin", "PlotRead"]
 
 
 class CooperativesClient(ServiceClient):
@@ -25,6 +25,11 @@ class CooperativesClient(ServiceClient):
     async def get_plot(self, plot_id: str, *, token: str) -> PlotRead:
         response = await self.request("GET", f"/api/v1/plots/{plot_id}", token=token)
         return PlotRead.model_validate(response.json())
+
+    async def get_plot_origin(self, plot_id: str, *, token: str) -> PlotOrigin:
+        """The plot with its farmer and cooperative, in one call: 404 unless the caller may see the plot."""
+        response = await self.request("GET", f"/api/v1/plots/{plot_id}/origin", token=token)
+        return PlotOrigin.model_validate(response.json())
 
     async def get_plots(self, plot_ids: Sequence[str], *, token: str) -> list[PlotRead]:
         """Many plots in as few calls as the page size allows, never one call per plot."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from services.cooperatives.schemas import PlotRead
+from services.cooperatives.schemas import PlotOrigin, PlotRead
 from shared.pagination import Page
 
 
@@ -32,6 +32,12 @@ class PlotJSONResponse(JSONResponse):
 
         if isinstance(content, PlotRead):
             body: Any = dump(content)
+        elif isinstance(content, PlotOrigin):
+            body = {
+                "plot": dump(content.plot),
+                "farmer": content.farmer.model_dump(mode="json"),
+                "cooperative": content.cooperative.model_dump(mode="json"),
+            }
         elif isinstance(content, Page):
             body = {"items": [dump(p) for p in content.items], "next": content.next}
         else:

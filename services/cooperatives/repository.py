@@ -173,3 +173,16 @@ async def list_plots(
     if ids is not None:
         stmt = stmt.where(Plot.id.in_(list(ids)))
     return (await session.scalars(keyset(stmt, [Plot.created_at, Plot.id], page))).all()
+
+
+async def get_plot_origin(session: AsyncSession, plot_id: str) -> tuple[Plot, Farmer, Cooperative] | None:
+    """The plot, its farmer and its cooperative in one statement."""
+    row = (
+        await session.execute(
+            select(Plot, Farmer, Cooperative)
+            .join(Farmer, Farmer.id == Plot.farmer_id)
+            .join(Cooperative, Cooperative.id == Plot.cooperative_id)
+            .where(Plot.id == plot_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row is not None else None

@@ -219,6 +219,14 @@ class PlotRead(BaseModel):
     _geometry_text: str | None = PrivateAttr(default=None)
 
 
+class PlotOrigin(BaseModel):
+    """A plot with the farmer who works it and their cooperative, read together."""
+
+    plot: PlotRead
+    farmer: FarmerRead
+    cooperative: CooperativeRead
+
+
 ImportRowError = RowError
 
 

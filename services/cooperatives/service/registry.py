@@ -32,6 +32,7 @@ from services.cooperatives.schemas import (
     FarmerCreate,
     FarmerRead,
     PlotCreate,
+    PlotOrigin,
     PlotRead,
 )
 from shared.auth import Principal, Role
@@ -304,6 +305,24 @@ async def get_plot(session: AsyncSession, principal: Principal, *, plot_id: str)
     if plot is None or not principal.can_see_cooperative(plot.cooperative_id):
         raise NotFound("No such plot.")
     return plot_read(plot)
+
+
+async def get_plot_origin(session: AsyncSession, principal: Principal, *, plot_id: str) -> PlotOrigin:
+    """What a delivery from this plot must check, from one read: the same access rule as ``get_plot``."""
+    found = await repository.get_plot_origin(session, plot_id)
+    if found is None:
+        raise NotFound("No such plot.")
+    plot, farmer, coop = found
+    if not (
+        principal.can_see_cooperative(plot.cooperative_id)
+        and principal.can_see_cooperative(farmer.cooperative_id)
+    ):
+        raise NotFound("No such plot.")
+    return PlotOrigin(
+        plot=plot_read(plot),
+        farmer=FarmerRead.model_validate(farmer),
+        cooperative=CooperativeRead.model_validate(coop),
+    )
 
 
 async def list_plots(

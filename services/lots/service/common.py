@@ -35,6 +35,9 @@ class NewLot:
     harvested_on: date | None = None
     id: str = field(default_factory=lambda: new_id("lot"))
     code: str = ""
+    # Set by ``record_event`` as it writes the lot: what the answer carries without reading it back.
+    created_event_id: str = ""
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +90,13 @@ async def record_event(
     """Append one event with the lots it creates and the kilograms it moves.
 
     ``touched`` lists (lot id, role) pairs beyond the subject, so each lot's timeline finds the event.
+    The event returned is written but not in the session: the ledger never changes a row it wrote.
     """
     now = utcnow()
     event_id = event_id or new_id("evt")
     await assign_codes(session, new_lots)
+    for lot in new_lots:
+        lot.created_event_id, lot.created_at = event_id, now
     await repository.insert_rows(
         session,
         Lot,
@@ -138,8 +144,25 @@ async def record_event(
         data=data,
         corrects_event_id=corrects_event_id,
     )
-    session.add(event)
+    # Rows the caller changed through the ORM (a drawn lot's state) are written first, as before;
+    # the event itself is one plain INSERT, without a unit of work for a single new row.
     await session.flush()
+    await repository.insert_rows(
+        session,
+        LotEvent,
+        [
+            {
+                "id": event.id,
+                "type": event.type,
+                "lot_id": event.lot_id,
+                "event_time": event.event_time,
+                "recorded_at": event.recorded_at,
+                "recorded_by": event.recorded_by,
+                "data": event.data,
+                "corrects_event_id": event.corrects_event_id,
+            }
+        ],
+    )
     links = {(subject_lot_id, "subject"), *touched}
     links |= {(f.parent, "input") for f in flows} | {(f.child, "output") for f in flows}
     await repository.insert_rows(
@@ -193,9 +216,34 @@ def to_read(view: LotView, public_base_url: str) -> LotRead:
     )
 
 
-async def read_new_lots(session: AsyncSession, lots: Sequence[NewLot], public_base_url: str) -> list[LotRead]:
-    views = await repository.get_lots(session, [lot.id for lot in lots])
-    return [to_read(views[lot.id], public_base_url) for lot in lots]
+def new_lot_read(
+    lot: NewLot, public_base_url: str, *, farmer_id: str | None = None, plot_id: str | None = None
+) -> LotRead:
+    """A lot ``record_event`` has just written, as ``to_read`` would read it back, from the values written.
+
+    Nothing else can have touched it yet: the lot and its state were inserted in this transaction.
+    """
+    if lot.created_at is None:
+        raise RuntimeError(f"lot {lot.id} has not been recorded yet")
+    return LotRead(
+        id=lot.id,
+        code=lot.code,
+        gtin=lot.gtin,
+        digital_link=digital_link(public_base_url, lot.code, lot.gtin),
+        product=lot.product,
+        form=lot.form,
+        origin=lot.origin,
+        quantity_kg=to_kg(lot.quantity_g),
+        remaining_kg=to_kg(lot.quantity_g),
+        status="active",
+        cooperative_id=lot.cooperative_id,
+        holder_organization=lot.holder_organization,
+        harvested_on=lot.harvested_on,
+        farmer_id=farmer_id,
+        plot_id=plot_id,
+        created_event_id=lot.created_event_id,
+        created_at=lot.created_at,
+    )
 
 
 __all__ = [
@@ -204,7 +252,7 @@ __all__ = [
     "assign_codes",
     "draw",
     "lot_ref",
-    "read_new_lots",
+    "new_lot_read",
     "record_event",
     "to_grams",
     "to_read",

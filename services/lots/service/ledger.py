@@ -6,13 +6,19 @@ requests drawing on the same lot at the same moment cannot both take the last ki
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cooperatives.client import CooperativeRead, CooperativesClient, FarmerRead, PlotRead
+from services.cooperatives.client import (
+    CooperativeRead,
+    CooperativesClient,
+    FarmerRead,
+    PlotOrigin,
+    PlotRead,
+)
 from services.lots import repository
 from services.lots.codes import gtin14
 from services.lots.models import Delivery
@@ -36,7 +42,7 @@ from services.lots.service.common import (
     assign_codes,
     draw,
     lot_ref,
-    read_new_lots,
+    new_lot_read,
     record_event,
 )
 from shared.auth import Principal, Role
@@ -65,9 +71,14 @@ def _cooperative_gtin(cooperative: CooperativeRead, product: Product) -> str | N
 async def _registry_facts(
     cooperatives: CooperativesClient, data: DeliveryCreate, token: str
 ) -> tuple[CooperativeRead, FarmerRead, PlotRead]:
-    """Ask the registry first, before any transaction opens (ARCHITECTURE.md)."""
+    """Ask the registry first, before any transaction opens (ARCHITECTURE.md).
 
-    async def fetch(kind: str, field: str, call: Any) -> Any:
+    One call answers a right delivery: the plot with its own farmer and cooperative, under the
+    caller's access rules. Only when those are not the ones named does it ask about the ones named,
+    so a wrong delivery is refused with the same codes, naming the same fields, as one read each.
+    """
+
+    async def fetch(kind: str, field: str, call: Awaitable[Any]) -> Any:
         try:
             return await call
         except NotFound as exc:
@@ -75,13 +86,18 @@ async def _registry_facts(
                 field, f"unknown_{kind}", f"No {kind} {getattr(data, field)} in your cooperative's registry."
             ) from exc
 
-    # One after the other: three small reads, and a peer never sees a burst from one request.
-    plot = await fetch("plot", "plot_id", cooperatives.get_plot(data.plot_id, token=token))
-    farmer = await fetch("farmer", "farmer_id", cooperatives.get_farmer(data.farmer_id, token=token))
-    cooperative = await fetch(
-        "cooperative", "cooperative_id", cooperatives.get_cooperative(data.cooperative_id)
+    origin: PlotOrigin = await fetch(
+        "plot", "plot_id", cooperatives.get_plot_origin(data.plot_id, token=token)
     )
-    return cooperative, farmer, plot
+    farmer = origin.farmer
+    if farmer.id != data.farmer_id:
+        farmer = await fetch("farmer", "farmer_id", cooperatives.get_farmer(data.farmer_id, token=token))
+    cooperative = origin.cooperative
+    if cooperative.id != data.cooperative_id:
+        cooperative = await fetch(
+            "cooperative", "cooperative_id", cooperatives.get_cooperative(data.cooperative_id)
+        )
+    return cooperative, farmer, origin.plot
 
 
 def _check_delivery(data: DeliveryCreate, farmer: FarmerRead, plot: PlotRead) -> None:
@@ -166,26 +182,29 @@ async def record_delivery(
             "harvested_on": data.harvested_on.isoformat(),
         },
     )
-    session.add(
-        Delivery(
-            lot_id=lot.id,
-            cooperative_id=data.cooperative_id,
-            farmer_id=farmer.id,
-            plot_id=plot.id,
-            farmer_name=farmer.name,
-            farmer_public_name_consent=farmer.public_name_consent,
-            plot_name=plot.name,
-            plot_area_ha=str(plot.area_ha),
-            ubigeo=plot.ubigeo,
-            region=plot.region,
-            province=plot.province,
-            district=plot.district,
-            harvested_on=data.harvested_on,
-            received_at=received_at,
-        )
+    await repository.insert_rows(
+        session,
+        Delivery,
+        [
+            {
+                "lot_id": lot.id,
+                "cooperative_id": data.cooperative_id,
+                "farmer_id": farmer.id,
+                "plot_id": plot.id,
+                "farmer_name": farmer.name,
+                "farmer_public_name_consent": farmer.public_name_consent,
+                "plot_name": plot.name,
+                "plot_area_ha": str(plot.area_ha),
+                "ubigeo": plot.ubigeo,
+                "region": plot.region,
+                "province": plot.province,
+                "district": plot.district,
+                "harvested_on": data.harvested_on,
+                "received_at": received_at,
+            }
+        ],
     )
-    await session.flush()
-    return (await read_new_lots(session, [lot], public_base_url))[0]
+    return new_lot_read(lot, public_base_url, farmer_id=farmer.id, plot_id=plot.id)
 
 
 def _require_active(view: LotView, field: str) -> None:
@@ -289,7 +308,7 @@ async def merge_lots(
             "outputs": [lot_ref(lot, lot.quantity_g)],
         },
     )
-    return (await read_new_lots(session, [lot], public_base_url))[0]
+    return new_lot_read(lot, public_base_url)
 
 
 async def split_lot(
@@ -328,7 +347,7 @@ async def split_lot(
             "outputs": [lot_ref(new, new.quantity_g) for new in lots],
         },
     )
-    return await read_new_lots(session, lots, public_base_url)
+    return [new_lot_read(new, public_base_url) for new in lots]
 
 
 def check_yield(
@@ -390,4 +409,4 @@ async def transform_lot(
             "outputs": [lot_ref(lot, output_g)],
         },
     )
-    return (await read_new_lots(session, [lot], public_base_url))[0]
+    return new_lot_read(lot, public_base_url)
