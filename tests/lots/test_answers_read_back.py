@@ -9,18 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.factories import Origin, create_origin, deliver
+from tests.factories import Origin, deliver
 
 HeadersFor = Callable[..., dict[str, str]]
 LOTS = "/api/v1/lots"
 EXPORTER_ORG = "Exportadora Andina SAC"
-
-
-@pytest.fixture
-async def origin(api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor) -> Origin:
-    return await create_origin(api, admin_headers, headers_for)
 
 
 async def created(api: httpx.AsyncClient, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:

@@ -49,11 +49,6 @@ async def lot_ids(api: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
     return [item["id"] for item in response.json()["items"]]
 
 
-@pytest.fixture
-async def origin(api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor) -> Origin:
-    return await create_origin(api, admin_headers, headers_for)
-
-
 # --- the new lot -------------------------------------------------------------------------------
 
 

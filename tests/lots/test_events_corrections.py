@@ -7,75 +7,23 @@ the replacement.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.factories import Origin, create_origin, deliver
-
-HeadersFor = Callable[..., dict[str, str]]
-LOTS = "/api/v1/lots"
-
-
-def parsed(response: httpx.Response) -> Any:
-    return json.loads(response.text, parse_float=Decimal)
-
-
-def field_errors(response: httpx.Response) -> set[tuple[str, str]]:
-    return {(e["field"], e["code"]) for e in response.json().get("errors", [])}
-
-
-async def post_event(
-    api: httpx.AsyncClient, headers: dict[str, str], lot_id: str, **body: Any
-) -> httpx.Response:
-    return await api.post(f"{LOTS}/{lot_id}/events", json=body, headers=headers)
-
-
-async def event(api: httpx.AsyncClient, headers: dict[str, str], lot_id: str, **body: Any) -> dict[str, Any]:
-    response = await post_event(api, headers, lot_id, **body)
-    assert response.status_code == 201, response.text
-    data: dict[str, Any] = response.json()
-    return data
-
-
-async def get_lot(api: httpx.AsyncClient, headers: dict[str, str], lot_id: str) -> Any:
-    response = await api.get(f"{LOTS}/{lot_id}", headers=headers)
-    assert response.status_code == 200, response.text
-    return parsed(response)
-
-
-async def timeline(api: httpx.AsyncClient, headers: dict[str, str], lot_id: str) -> list[dict[str, Any]]:
-    response = await api.get(f"{LOTS}/{lot_id}/events", headers=headers, params={"limit": 500})
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
-
-
-async def split(api: httpx.AsyncClient, headers: dict[str, str], lot_id: str, *kgs: str) -> httpx.Response:
-    body = {"outputs": [{"quantity_kg": kg} for kg in kgs]}
-    return await api.post(f"{LOTS}/{lot_id}/split", json=body, headers=headers)
-
-
-async def correct(
-    api: httpx.AsyncClient, headers: dict[str, str], lot_id: str, wrong_id: str, **body: Any
-) -> httpx.Response:
-    body = {"type": "correction", "corrects_event_id": wrong_id, "explanation": "mistyped", **body}
-    return await api.post(f"{LOTS}/{lot_id}/events", json=body, headers=headers)
-
-
-@pytest.fixture
-async def origin(api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor) -> Origin:
-    return await create_origin(api, admin_headers, headers_for)
-
-
-@pytest.fixture
-async def lot(api: httpx.AsyncClient, origin: Origin) -> dict[str, Any]:
-    return await deliver(api, origin, "100")
-
+from tests.factories import Origin, deliver
+from tests.lots.calls import (
+    LOTS,
+    HeadersFor,
+    correct,
+    event,
+    field_errors,
+    get_lot,
+    split,
+    timeline,
+)
 
 # --- corrections -------------------------------------------------------------------------------
 

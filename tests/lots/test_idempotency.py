@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Origin, create_origin, deliver
+from tests.factories import Origin, deliver
 
 HeadersFor = Callable[..., dict[str, str]]
 LOTS = "/api/v1/lots"
@@ -101,11 +101,6 @@ async def make_case(kind: str, api: httpx.AsyncClient, origin: Origin) -> Case:
 
 
 KINDS = ["delivery", "merge", "split", "transform", "events", "fairs"]
-
-
-@pytest.fixture
-async def origin(api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor) -> Origin:
-    return await create_origin(api, admin_headers, headers_for)
 
 
 async def post(

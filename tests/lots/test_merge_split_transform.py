@@ -56,11 +56,6 @@ async def hand_over(api: httpx.AsyncClient, origin: Origin, lot_id: str, organiz
     assert response.status_code == 201, response.text
 
 
-@pytest.fixture
-async def origin(api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor) -> Origin:
-    return await create_origin(api, admin_headers, headers_for)
-
-
 # --- merge -------------------------------------------------------------------------------------
 
 
