@@ -51,24 +51,12 @@ from shared.auth import Principal, Role, TokenIssuer
 from shared.db import Database
 from shared.migrations import upgrade_to_head
 from shared.settings import AuthSettings, Settings
+from tests.factories import TARAPOTO_POLYGON
 
 LOTS = "/api/v1/lots"
 FARMERS = 20
 CONCURRENCY = 8
 GOAL = 0.5
-# A 1 ha-ish polygon near Tarapoto, San Martín (counter-clockwise, closed).
-POLYGON = {
-    "type": "Polygon",
-    "coordinates": [
-        [
-            [-76.360123, -6.490456],
-            [-76.359087, -6.490433],
-            [-76.359102, -6.489421],
-            [-76.360141, -6.489437],
-            [-76.360123, -6.490456],
-        ]
-    ],
-}
 RUC = "20100070970"  # a valid RUC (check digit)
 
 # the reference: one endpoint, one INSERT
@@ -236,7 +224,7 @@ async def platform(backend: str, workdir: Path, pg: tuple[str, int, str]) -> Asy
             plot = await _created(
                 await api.post(
                     f"/api/v1/farmers/{farmer['id']}/plots",
-                    json={"name": f"Parcela {n}", "crop": "cacao", "geometry": POLYGON},
+                    json={"name": f"Parcela {n}", "crop": "cacao", "geometry": TARAPOTO_POLYGON},
                     headers=headers,
                 )
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -123,14 +124,21 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-async def db(engine: AsyncEngine, database_url: str) -> AsyncIterator[Database]:
+@asynccontextmanager
+async def rolled_back(engine: AsyncEngine, url: str) -> AsyncIterator[Database]:
+    """A Database on one connection whose outer transaction is rolled back at the end."""
     async with engine.connect() as connection:
         transaction = await connection.begin()
         try:
-            yield Database(database_url, bind=connection)
+            yield Database(url, bind=connection)
         finally:
             await transaction.rollback()
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine, database_url: str) -> AsyncIterator[Database]:
+    async with rolled_back(engine, database_url) as database:
+        yield database
 
 
 @pytest.fixture
@@ -193,12 +201,8 @@ async def lots_engine(lots_database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def lots_db(lots_engine: AsyncEngine, lots_database_url: str) -> AsyncIterator[Database]:
-    async with lots_engine.connect() as connection:
-        transaction = await connection.begin()
-        try:
-            yield Database(lots_database_url, bind=connection)
-        finally:
-            await transaction.rollback()
+    async with rolled_back(lots_engine, lots_database_url) as database:
+        yield database
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The lot ledger's rules: one module per concern, re-exported here for the routes."""
 
+from services.lots.service.deliveries import record_delivery
 from services.lots.service.events import create_fair, record_correction, record_observation
-from services.lots.service.ledger import merge_lots, record_delivery, split_lot, transform_lot
+from services.lots.service.ledger import merge_lots, split_lot, transform_lot
 from services.lots.service.reading import (
     epcis_document,
     fair_catalog,

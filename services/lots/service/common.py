@@ -39,6 +39,20 @@ class NewLot:
     created_event_id: str = ""
     created_at: datetime | None = None
 
+    @classmethod
+    def derived(cls, view: LotView, *, origin: str, form: str, quantity_g: int) -> NewLot:
+        """A lot made from one other: same product, cooperative, GTIN, holder and harvest."""
+        return cls(
+            origin=origin,
+            product=view.lot.product,
+            form=form,
+            quantity_g=quantity_g,
+            cooperative_id=view.lot.cooperative_id,
+            gtin=view.lot.gtin,
+            holder_organization=view.state.holder_organization,
+            harvested_on=view.lot.harvested_on,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Flow:
@@ -193,8 +207,18 @@ def draw(state: LotState, grams: int) -> None:
         state.status = "depleted"
 
 
-def to_read(view: LotView, public_base_url: str) -> LotRead:
-    lot, state, delivery = view.lot, view.state, view.delivery
+def _lot_read(
+    lot: Lot | NewLot,
+    public_base_url: str,
+    *,
+    quantity_g: int,
+    remaining_g: int,
+    status: str,
+    holder_organization: str | None,
+    farmer_id: str | None,
+    plot_id: str | None,
+    created_at: datetime,
+) -> LotRead:
     return LotRead(
         id=lot.id,
         code=lot.code,
@@ -203,16 +227,31 @@ def to_read(view: LotView, public_base_url: str) -> LotRead:
         product=lot.product,
         form=lot.form,
         origin=lot.origin,
-        quantity_kg=to_kg(state.quantity_g),
-        remaining_kg=to_kg(state.remaining_g),
-        status=state.status,
+        quantity_kg=to_kg(quantity_g),
+        remaining_kg=to_kg(remaining_g),
+        status=status,
         cooperative_id=lot.cooperative_id,
-        holder_organization=state.holder_organization,
+        holder_organization=holder_organization,
         harvested_on=lot.harvested_on,
+        farmer_id=farmer_id,
+        plot_id=plot_id,
+        created_event_id=lot.created_event_id,
+        created_at=created_at,
+    )
+
+
+def to_read(view: LotView, public_base_url: str) -> LotRead:
+    state, delivery = view.state, view.delivery
+    return _lot_read(
+        view.lot,
+        public_base_url,
+        quantity_g=state.quantity_g,
+        remaining_g=state.remaining_g,
+        status=state.status,
+        holder_organization=state.holder_organization,
         farmer_id=delivery.farmer_id if delivery else None,
         plot_id=delivery.plot_id if delivery else None,
-        created_event_id=lot.created_event_id,
-        created_at=lot.created_at,
+        created_at=view.lot.created_at,
     )
 
 
@@ -225,23 +264,15 @@ def new_lot_read(
     """
     if lot.created_at is None:
         raise RuntimeError(f"lot {lot.id} has not been recorded yet")
-    return LotRead(
-        id=lot.id,
-        code=lot.code,
-        gtin=lot.gtin,
-        digital_link=digital_link(public_base_url, lot.code, lot.gtin),
-        product=lot.product,
-        form=lot.form,
-        origin=lot.origin,
-        quantity_kg=to_kg(lot.quantity_g),
-        remaining_kg=to_kg(lot.quantity_g),
+    return _lot_read(
+        lot,
+        public_base_url,
+        quantity_g=lot.quantity_g,
+        remaining_g=lot.quantity_g,
         status="active",
-        cooperative_id=lot.cooperative_id,
         holder_organization=lot.holder_organization,
-        harvested_on=lot.harvested_on,
         farmer_id=farmer_id,
         plot_id=plot_id,
-        created_event_id=lot.created_event_id,
         created_at=lot.created_at,
     )
 
