@@ -1,0 +1,51 @@
+"""Public answers kept in memory until what they rest on changes.
+
+An entry is valid for one *version*: the ledger's (events over the lot's lineage and when the last
+was recorded) and the claims' (their JSON). A new event anywhere in the lineage, a correction or
+a suspended certificate gives another version, so a stale page is never served. Several processes
+each keep their own entries; they agree because the version comes from the shared database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from services.lots.public.schemas import PublicLot
+
+DEFAULT_ENTRIES = 4096
+
+
+@dataclass(slots=True)
+class Entry:
+    version: str
+    lot: PublicLot
+    pages: dict[str, bytes] = field(default_factory=dict)
+    json: bytes | None = None
+
+    def etag(self, variant: str) -> str:
+        digest = hashlib.sha256(f"{self.version}|{variant}".encode()).hexdigest()[:32]
+        return f'"{digest}"'
+
+
+class PublicCache:
+    def __init__(self, entries: int = DEFAULT_ENTRIES) -> None:
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._size = entries
+
+    def get(self, lot_id: str, version: str) -> Entry | None:
+        entry = self._entries.get(lot_id)
+        if entry is None or entry.version != version:
+            return None
+        self._entries.move_to_end(lot_id)
+        return entry
+
+    def put(self, lot_id: str, entry: Entry) -> None:
+        self._entries[lot_id] = entry
+        self._entries.move_to_end(lot_id)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
