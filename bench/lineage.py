@@ -644,8 +644,14 @@ def _driver_connection(url: str) -> Any:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return sqlite3.connect(str(parsed.database))
+    # jit=off as the service's engine sets it (shared/db.py): JIT would add ~150 ms to this query.
     return psycopg.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database, autocommit=True
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        dbname=parsed.database,
+        autocommit=True,
+        options="-c jit=off",
     )
 
 

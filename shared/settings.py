@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     import_max_errors: int = Field(default=1000, ge=1)
     import_batch_rows: int = Field(default=1000, ge=1, le=10_000)
     service_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Scan counts are kept in memory and written this often (services/lots/public/scans.py).
+    scan_flush_seconds: float = Field(default=2.0, gt=0)
     log_level: str = "INFO"
     log_json: bool = True
     sql_echo: bool = False

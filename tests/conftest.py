@@ -84,7 +84,8 @@ def make_settings(url: str, signing_key_pem: str, **overrides: object) -> Settin
         database_url=url,
         auth=AuthSettings(private_key=SecretStr(signing_key_pem)),
         log_json=False,
-        **overrides,  # type: ignore[arg-type]
+        # Tests share one connection per test: no background flush may run beside a request.
+        **{"scan_flush_seconds": 3600.0, **overrides},  # type: ignore[arg-type]
     )
 
 

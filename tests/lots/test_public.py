@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from stdnum import ean
 
+from deploy.allinone import AllInOne
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
 from tests.lots.calls import HeadersFor, event, split
 
@@ -248,3 +249,32 @@ async def test_no_dni_and_no_fine_coordinate_anywhere_public(
         assert origin.farmer["dni"] not in text
         assert not DNI.search(re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.+]+", "", text))
         assert not FINE_COORDINATE.search(text)
+
+
+async def test_scans_are_counted_per_lot_and_shown_to_its_cooperative_only(
+    api: httpx.AsyncClient,
+    platform: AllInOne,
+    origin: Origin,
+    lot: dict[str, Any],
+    admin_headers: dict[str, str],
+    headers_for: HeadersFor,
+) -> None:
+    for _ in range(3):
+        assert (await api.get(f"/l/{lot['code']}")).status_code == 200
+    # The language switch is not a scan.
+    assert (await api.get(f"/l/{lot['code']}?lang=en")).status_code == 200
+    scans = await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=origin.headers)
+    assert scans.status_code == 200, scans.text
+    assert scans.json()["total"] == 3
+    # Written to the database in one statement; counted again on top of what is stored.
+    lots_app = platform.apps["lots"]
+    await lots_app.state.scans.flush(lots_app.state.database)
+    assert lots_app.state.scans.pending == 0
+    assert (await api.get(f"/l/{lot['code']}")).status_code == 200
+    await lots_app.state.scans.flush(lots_app.state.database)
+    body = (await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=origin.headers)).json()
+    assert body["total"] == 4
+    assert [d["scans"] for d in body["days"]] == [4]
+    other = await create_origin(api, admin_headers, headers_for)
+    assert (await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=other.headers)).status_code == 404
+    assert (await api.get(f"/api/v1/lots/{lot['id']}/scans")).status_code == 401

@@ -14,8 +14,10 @@ from services.lots.public import resolver
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.i18n import pick_language
 from services.lots.public.page import render_lot, render_not_found
-from services.lots.public.schemas import PublicLot
-from services.lots.public.service import public_entry, resolve
+from services.lots.public.scans import ScanCounter
+from services.lots.public.schemas import LotScans, PublicLot
+from services.lots.public.service import lot_scans, public_entry, resolve
+from shared.auth import CurrentUser
 from shared.errors import NotFound, problem_responses
 from shared.uow import request_session
 
@@ -97,6 +99,10 @@ async def provenance_page(
         entry = await _entry(request, session, code)
     except NotFound:
         return HTMLResponse(render_not_found(code), status_code=404)
+    if lang is None:
+        # A scan opens the printed link, which never carries ?lang=; the language switch does.
+        counter: ScanCounter = request.app.state.scans
+        counter.record(entry.lot_id)
     language = pick_language(lang, request.headers.get("accept-language"))
     page = entry.pages.get(language)
     if page is None:
@@ -165,3 +171,16 @@ async def resolve_other(request: Request) -> Any:
 async def resolver_description(request: Request) -> dict[str, Any]:
     """What this GS1 Digital Link resolver serves."""
     return resolver.description(_base_url(request))
+
+
+@router.get(
+    "/api/v1/lots/{lot_id}/scans",
+    response_model=LotScans,
+    tags=["lots"],
+    responses=problem_responses(401, 404),
+)
+async def read_lot_scans(
+    session: SessionDep, request: Request, principal: CurrentUser, lot_id: str
+) -> LotScans:
+    """How often the lot's QR code was scanned, per day (for its cooperative and its exporter)."""
+    return await lot_scans(session, principal, lot_id, counter=request.app.state.scans)

@@ -20,6 +20,7 @@ DEFAULT_ENTRIES = 4096
 @dataclass(slots=True)
 class Entry:
     version: str
+    lot_id: str
     lot: PublicLot
     pages: dict[str, bytes] = field(default_factory=dict)
     json: bytes | None = None

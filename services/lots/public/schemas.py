@@ -102,3 +102,16 @@ class PublicLot(BaseModel):
     quality: PublicQuality | None
     claims: PublicClaims
     updated_at: datetime = Field(description="When the ledger last recorded something about this lot.")
+
+
+class DayScans(BaseModel):
+    day: date
+    scans: int
+
+
+class LotScans(BaseModel):
+    lot_id: str
+    total: int = Field(
+        description="Times the lot's page was opened from its QR code (no personal data kept)."
+    )
+    days: list[DayScans]

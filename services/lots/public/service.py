@@ -14,9 +14,13 @@ from services.cooperatives.client import CooperativesClient
 from services.lots import repository
 from services.lots.codes import digital_link, normalise_code
 from services.lots.models import LotEvent
+from services.lots.public import repository as public_repository
 from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import (
+    DayScans,
     JourneyStep,
+    LotScans,
     PublicClaims,
     PublicCooperative,
     PublicDistrict,
@@ -28,6 +32,8 @@ from services.lots.public.schemas import (
 from services.lots.repository import LotView
 from services.lots.rules import to_kg
 from services.lots.service.lineage import lineage_graph, provenance_read
+from services.lots.service.reading import readable_lot
+from shared.auth import Principal
 from shared.errors import NotFound
 
 # How the lot was made: read over its whole lineage. What happened to the lot itself (handed over,
@@ -65,7 +71,7 @@ async def lot_by_code(session: AsyncSession, code: str) -> LotView:
 
 async def version(session: AsyncSession, view: LotView) -> tuple[int, datetime]:
     """What the public answer depends on in the ledger: (events, last recorded) over the lineage."""
-    count, last = await repository.lineage_version(session, view.lot.id)
+    count, last = await public_repository.lineage_version(session, view.lot.id)
     return count, last or view.lot.created_at
 
 
@@ -87,12 +93,12 @@ async def _journey(session: AsyncSession, lot_id: str) -> list[JourneyStep]:
         if place and place not in (known.place or ""):
             known.place = f"{known.place}; {place}" if known.place else place
 
-    for type_, process, count, first, last in await repository.journey_events(session, lot_id, MAKING):
+    for type_, process, count, first, last in await public_repository.journey_events(session, lot_id, MAKING):
         stage = STAGES.get(process if type_ == "transformation" else type_)
         if stage is not None:
             add(stage, int(count), first, last)
-    own = await repository.standing_events(session, lot_id, OWN)
-    fairs = await repository.fairs_by_id(session, [e.data["fair_id"] for e in own if e.type == "fair"])
+    own = await public_repository.standing_events(session, lot_id, OWN)
+    fairs = await public_repository.fairs_by_id(session, [e.data["fair_id"] for e in own if e.type == "fair"])
     for event in own:
         add(STAGES[event.type], 1, event.event_time, event.event_time, _place(event, fairs))
     return [steps[s] for s in STAGE_ORDER if s in steps]
@@ -170,7 +176,7 @@ async def public_lot(
             named_farmers=sorted(f.name for f in provenance.farmers if f.public_name_consent),
         ),
         journey=await _journey(session, lot.id),
-        quality=_quality(await repository.latest_lineage_quality(session, lot.id)),
+        quality=_quality(await public_repository.latest_lineage_quality(session, lot.id)),
         claims=await claims(lot.id),
         updated_at=updated_at,
     )
@@ -200,7 +206,7 @@ async def public_entry(
             updated_at=last,
             claims=lambda _lot_id: _ready(current),
         )
-        entry = Entry(version=key, lot=lot)
+        entry = Entry(version=key, lot_id=view.lot.id, lot=lot)
         cache.put(view.lot.id, entry)
     return entry
 
@@ -215,3 +221,19 @@ async def resolve(session: AsyncSession, gtin: str, code: str) -> LotView:
     if view is None or view.lot.gtin != gtin:
         raise NotFound(f"No lot {code} of GTIN {gtin}.", code="item_not_found")
     return view
+
+
+async def lot_scans(
+    session: AsyncSession, principal: Principal, lot_id: str, *, counter: ScanCounter
+) -> LotScans:
+    """Scans per day for those who may read the lot (its cooperative, its exporter); this process's
+    counts not yet written are included."""
+    await readable_lot(session, principal, lot_id)
+    days = {row.day: row.scans for row in await public_repository.scans_of(session, lot_id)}
+    for day, n in counter.pending_of(lot_id).items():
+        days[day] = days.get(day, 0) + n
+    return LotScans(
+        lot_id=lot_id,
+        total=sum(days.values()),
+        days=[DayScans(day=day, scans=n) for day, n in sorted(days.items())],
+    )
