@@ -10,6 +10,8 @@ import httpx
 from stdnum import ean
 
 from deploy.allinone import AllInOne
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.service import public_entry
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
 from tests.lots.calls import HeadersFor, event, split
 
@@ -278,3 +280,35 @@ async def test_scans_are_counted_per_lot_and_shown_to_its_cooperative_only(
     other = await create_origin(api, admin_headers, headers_for)
     assert (await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=other.headers)).status_code == 404
     assert (await api.get(f"/api/v1/lots/{lot['id']}/scans")).status_code == 401
+
+
+async def test_a_cached_page_is_checked_again_after_the_revalidation_window(
+    api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
+) -> None:
+    lots_app = platform.apps["lots"]
+    cache = PublicCache()
+    now = [100.0]
+
+    async def entry() -> Entry:
+        async with lots_app.state.database.read_sessions() as session:
+            return await public_entry(
+                session,
+                lots_app.state.cooperatives,
+                cache,
+                lot["code"].lower(),  # as a person may type it
+                public_base_url="https://chacra.example",
+                revalidate_seconds=1.0,
+                clock=lambda: now[0],
+            )
+
+    first = await entry()
+    assert first.lot.quality is None
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
+    now[0] += 0.5
+    assert await entry() is first  # inside the window: served without asking the database
+    now[0] += 0.6
+    fresh = await entry()
+    assert fresh is not first and fresh.version != first.version
+    assert fresh.lot.quality is not None and fresh.lot.quality.grade == "Grado 1"
+    now[0] += 5
+    assert await entry() is fresh  # checked again, nothing changed: the same entry

@@ -42,6 +42,7 @@ async def _entry(request: Request, session: AsyncSession, code: str) -> Entry:
         code,
         public_base_url=_base_url(request),
         claims=request.app.state.public_claims,
+        revalidate_seconds=request.app.state.settings.public_revalidate_seconds,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -190,24 +191,32 @@ async def public_entry(
     *,
     public_base_url: str,
     claims: ClaimsSource = unavailable_claims,
+    revalidate_seconds: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Entry:
     """The lot's public answer, from the cache when neither the ledger nor the claims changed."""
-    view = await lot_by_code(session, code)
+    wanted = normalise_code(code)
+    entry = cache.get(wanted)
+    now = clock()
+    if entry is not None and now - entry.checked_at < revalidate_seconds:
+        return entry
+    view = await lot_by_code(session, wanted)
     count, last = await version(session, view)
     current = await claims(view.lot.id)
     key = f"{count}|{last.isoformat()}|{current.model_dump_json()}"
-    entry = cache.get(view.lot.id, key)
-    if entry is None:
-        lot = await public_lot(
-            session,
-            cooperatives,
-            view,
-            public_base_url=public_base_url,
-            updated_at=last,
-            claims=lambda _lot_id: _ready(current),
-        )
-        entry = Entry(version=key, lot_id=view.lot.id, lot=lot)
-        cache.put(view.lot.id, entry)
+    if entry is not None and entry.version == key:
+        entry.checked_at = now
+        return entry
+    lot = await public_lot(
+        session,
+        cooperatives,
+        view,
+        public_base_url=public_base_url,
+        updated_at=last,
+        claims=lambda _lot_id: _ready(current),
+    )
+    entry = Entry(version=key, lot_id=view.lot.id, lot=lot, checked_at=now)
+    cache.put(wanted, entry)
     return entry
 
 
