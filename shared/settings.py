@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     service_timeout_seconds: float = Field(default=10.0, gt=0)
     # Scan counts are kept in memory and written this often (services/lots/public/scans.py).
     scan_flush_seconds: float = Field(default=2.0, gt=0)
-    # A lot's cached public page is served this long before its version is checked again.
-    public_revalidate_seconds: float = Field(default=1.0, ge=0)
+    # A lot's cached public page is served this long before its version is checked again; browsers
+    # are told they may keep it 60 s (Cache-Control), so a change shows within the same order.
+    public_revalidate_seconds: float = Field(default=30.0, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
     sql_echo: bool = False

@@ -12,6 +12,7 @@ from services.lots.api import router
 from services.lots.models import SERVICE, idempotency_keys
 from services.lots.public.api import router as public_router
 from services.lots.public.cache import PublicCache
+from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
 from services.lots.public.service import unavailable_claims
 from shared.db import Database
@@ -63,6 +64,8 @@ def create_app(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
+    # Outermost of our layers: a fresh cached page skips the rest (public/fastpath.py).
+    app.add_middleware(PublicPageFastPath)
     app.state.cooperatives = cooperatives
     app.state.public_cache = PublicCache()
     app.state.public_claims = unavailable_claims

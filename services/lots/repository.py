@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Row, and_, exists, insert, select, true
+from sqlalchemy import BindParameter, CompoundSelect, Row, and_, exists, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -170,7 +170,7 @@ async def uncorrected_event_types(session: AsyncSession, lot_id: str, types: Seq
 # lineage
 
 
-def ancestor_edges_cte(lot_id: str, *, lateral: bool = False) -> Any:
+def ancestor_edges_cte(lot_id: str | BindParameter[str], *, lateral: bool = False) -> Any:
     """Every edge above ``lot_id``: a recursive CTE that both engines run.
 
     ``UNION`` (not ``UNION ALL``) drops an edge reached again through another path, so a lot that
@@ -276,8 +276,13 @@ async def lineage_rows(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
     return (await session.execute(stmt)).all()
 
 
-def ancestor_ids(session: AsyncSession, lot_id: str) -> LotIds:
-    walk = ancestor_edges_cte(lot_id, lateral=_dialect(session) == "postgresql")
+def ancestor_ids(session: AsyncSession, lot_id: str | BindParameter[str]) -> LotIds:
+    """The lot and every ancestor (a subquery); a ``bindparam`` makes a statement built once."""
+    return ancestor_ids_statement(lot_id, postgresql=_dialect(session) == "postgresql")
+
+
+def ancestor_ids_statement(lot_id: str | BindParameter[str], *, postgresql: bool) -> LotIds:
+    walk = ancestor_edges_cte(lot_id, lateral=postgresql)
     return select(walk.c.parent).union(select(Lot.id).where(Lot.id == lot_id))
 
 

@@ -3,21 +3,28 @@
 An entry is valid for one *version*: the ledger's (events over the lot's lineage and when the last
 was recorded) and the claims' (their JSON). A new event anywhere in the lineage, a correction or
 a suspended certificate gives another version. Checking the version costs queries, so an entry
-checked less than ``CHACRA_PUBLIC_REVALIDATE_SECONDS`` ago (default 1) is served as it is: during a
-scan burst a lot's page is checked about once a second, and a change shows within that second.
+checked less than ``CHACRA_PUBLIC_REVALIDATE_SECONDS`` ago (default 30) is served as it is: during a
+scan burst a lot's page is checked twice a minute, and a change shows within that half minute —
+the order of the 60 s browsers are told they may keep the page anyway. A reload that asks past
+caches (``Cache-Control: no-cache``: Ctrl-F5, a manager checking a change) checks at once.
 Several processes each keep their own entries; they agree because the version comes from the
 shared database.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from email.utils import format_datetime
 
 from services.lots.public.schemas import PublicLot
 
 DEFAULT_ENTRIES = 4096
+# Browsers and apps may keep a page a minute, then must ask again (an ETag makes that cheap).
+CACHE_CONTROL = "public, max-age=60, must-revalidate"
+GZIP_MIN_BYTES = 1024
 
 
 @dataclass(slots=True)
@@ -27,11 +34,29 @@ class Entry:
     lot: PublicLot
     checked_at: float
     pages: dict[str, bytes] = field(default_factory=dict)
+    gzipped: dict[str, bytes] = field(default_factory=dict)
     json: bytes | None = None
 
     def etag(self, variant: str) -> str:
         digest = hashlib.sha256(f"{self.version}|{variant}".encode()).hexdigest()[:32]
         return f'"{digest}"'
+
+    def headers(self, variant: str) -> dict[str, str]:
+        return {
+            "ETag": self.etag(variant),
+            "Last-Modified": format_datetime(self.lot.updated_at, usegmt=True),
+            "Cache-Control": CACHE_CONTROL,
+            "Vary": "Accept-Language",
+        }
+
+    def gzipped_page(self, language: str) -> bytes | None:
+        """The page compressed once, for every phone that asks for gzip (most do, over 3G)."""
+        page = self.pages.get(language)
+        if page is None or len(page) < GZIP_MIN_BYTES:
+            return None
+        if language not in self.gzipped:
+            self.gzipped[language] = gzip.compress(page, compresslevel=6, mtime=0)
+        return self.gzipped[language]
 
 
 class PublicCache:

@@ -4,16 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import String, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.lots.models import Fair, LotEvent, LotEventLot, LotScan
-from services.lots.repository import AnyRow, ancestor_ids
+from services.lots.repository import AnyRow, ancestor_ids, ancestor_ids_statement
+from shared.pagination import AnySelect
+
+
+@cache
+def _version_statement(dialect: str) -> AnySelect:
+    # Built once per dialect with a bound lot id: building this recursive statement costs more
+    # Python than running it, and revalidating a cached page must be cheap (public/cache.py).
+    lot_id = bindparam("lot_id", type_=String)
+    lots = ancestor_ids_statement(lot_id, postgresql=dialect == "postgresql")
+    involved = select(LotEventLot.event_id).where(LotEventLot.lot_id.in_(lots))
+    return select(func.count(), func.max(LotEvent.recorded_at)).where(LotEvent.id.in_(involved))
 
 
 async def lineage_version(session: AsyncSession, lot_id: str) -> tuple[int, Any]:
@@ -22,9 +34,9 @@ async def lineage_version(session: AsyncSession, lot_id: str) -> tuple[int, Any]
     The ledger only grows, so this pair changes exactly when something the public page shows
     could have changed (a new event, a correction, a new ancestor) — the page's cache key.
     """
-    involved = select(LotEventLot.event_id).where(LotEventLot.lot_id.in_(ancestor_ids(session, lot_id)))
-    stmt = select(func.count(), func.max(LotEvent.recorded_at)).where(LotEvent.id.in_(involved))
-    count, last = (await session.execute(stmt)).one()
+    bind = session.bind
+    statement = _version_statement(bind.dialect.name if bind is not None else "")
+    count, last = (await session.execute(statement, {"lot_id": lot_id})).one()
     return int(count), last
 
 

@@ -1,0 +1,370 @@
+"""Scan burst: the public page of random lots out of ~50,000, 32 clients at once, with wrk.
+
+    .venv/bin/python -m bench.scan_burst [--lots 50000] [--seconds 15] [--catalogue 2000] [--quick]
+
+A fresh all-in-one SQLite database gets real cooperatives (through the API) and a ledger of
+``--lots`` lots (bench/lineage.py's generator: deliveries, centres, fermentation, drying, bags,
+containers). Then ``chacra serve`` runs it as a user would, and Debian's ``wrk`` (installed by
+this bench when missing) sends ``GET /l/{code}`` for random lots with 32 connections:
+
+* cold — random lots out of all of them: nearly every request builds a page (nothing cached yet);
+* fair — random lots out of a catalogue of ``--catalogue`` lots (those shown at a fair), after one
+  pass over them: pages come from the cache, checked against the ledger once a second.
+
+The reference, in the same run and under the same server (uvicorn, one process, no access log), is
+a bare ASGI app that answers every path with the bytes of one real page. Goals (issue 5): fair
+throughput ≥ 0.5× the reference, p99 < 50 ms, peak RSS of the all-in-one process ≤ 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import SecretStr
+
+from bench.lineage import Ledger, SqliteSink, grow
+from deploy.allinone import create_allinone
+from shared.auth import Principal, Role, TokenIssuer
+from shared.migrations import upgrade_to_head
+from shared.settings import AuthSettings, Settings
+from tests.factories import cooperative_body
+
+CONNECTIONS = 32
+GOAL_RATIO = 0.5
+GOAL_P99_MS = 50.0
+GOAL_RSS_MB = 250.0
+COOPERATIVES = 8
+LUA = """
+local paths = {}
+init = function(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+end
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+"""
+
+
+def reference_app(body: bytes) -> Any:
+    """A bare ASGI app: every request gets the same bytes, as a static file server would send them."""
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    message = {"type": "http.response.body", "body": body}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send(start)
+        await send(message)
+
+    return app
+
+
+def serve_reference(page: Path, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        reference_app(page.read_bytes()), host="127.0.0.1", port=port, log_config=None, access_log=False
+    )
+
+
+def _signing_key() -> str:
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+async def build(workdir: Path, lots: int, key_pem: str) -> tuple[str, list[str]]:
+    """The database: cooperatives through the API, then the ledger's rows; returns its URL and codes."""
+    path = workdir / "chacra.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    for service in ("cooperatives", "lots"):
+        await upgrade_to_head(service, url)
+    settings = Settings(
+        database_url=url, auth=AuthSettings(private_key=SecretStr(key_pem)), log_level="WARNING"
+    )
+    platform = create_allinone(settings)
+    token = TokenIssuer(settings.auth).issue(
+        Principal(user_id="usr_bench", username="admin", role=Role.ADMIN)
+    )
+    cooperative_ids = []
+    async with (
+        platform.root.router.lifespan_context(platform.root),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=platform), base_url="http://bench") as api,
+    ):
+        for n in range(COOPERATIVES):
+            body = cooperative_body(name=f"Cooperativa Agraria Bench {n + 1}", ubigeo="220901")
+            response = await api.post(
+                "/api/v1/cooperatives", json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.status_code == 201, response.text
+            cooperative_ids.append(response.json()["id"])
+    ledger = Ledger(sqlite=True)
+    make_id = ledger._id
+    chosen = iter(cooperative_ids * (lots // 100 + 10))
+    # Each container's season belongs to one of the registered cooperatives.
+    ledger._id = lambda prefix: next(chosen) if prefix == "coop" else make_id(prefix)  # type: ignore[method-assign]
+    seconds = await asyncio.to_thread(grow, ledger, lambda: SqliteSink(str(path)), lots)
+    with sqlite3.connect(path) as conn:
+        codes = [row[0] for row in conn.execute("SELECT code FROM lots")]
+    print(f"  built {ledger.lots:,} lots of {COOPERATIVES} cooperatives in {seconds:.1f} s", flush=True)
+    return url, codes
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        apt = shutil.which("apt-get") or "apt-get"
+        subprocess.run([apt, "install", "-y", "-qq", "wrk"], check=True, capture_output=True)  # noqa: S603
+        found = shutil.which("wrk")
+    if not found:
+        sys.exit("this bench needs wrk (Debian package wrk)")
+    return found
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"the server at {url} stopped (exit {process.returncode})")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    sys.exit(f"the server at {url} did not answer in {timeout:.0f} s")
+
+
+@dataclass
+class Run:
+    name: str
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    timeouts: int
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk_run(wrk: str, name: str, base: str, paths: Path, seconds: int, script: Path) -> Run:
+    out = subprocess.run(  # noqa: S603 (wrk, found on PATH, with our own arguments)
+        [
+            wrk,
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            base,
+            "--",
+            str(paths),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    # wrk gives up on a request after 2 s: a timeout, counted apart from the server's errors.
+    found = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    connect, read, write, timeouts = (int(n) for n in found.groups()) if found else (0, 0, 0, 0)
+    errors += connect + read + write
+    run = Run(name, rate, p50, p99, errors, timeouts)
+    print(
+        f"  {name:<22} {rate:8,.0f} req/s  p50 {p50:6.1f} ms  p99 {p99:7.1f} ms  "
+        f"errors {errors}  timeouts (> 2 s) {timeouts}",
+        flush=True,
+    )
+    return run
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kb = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+    return kb / 1024
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scan_burst", description=__doc__.split("\n")[0])
+    parser.add_argument("--lots", type=int, default=50_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--catalogue", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="5,000 lots, 5 s runs: a smoke run")
+    parser.add_argument(
+        "--revalidate",
+        type=float,
+        default=None,
+        help="CHACRA_PUBLIC_REVALIDATE_SECONDS (default: the service's)",
+    )
+    parser.add_argument("--serve-reference", nargs=2, metavar=("PAGE", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_reference:
+        serve_reference(Path(args.serve_reference[0]), int(args.serve_reference[1]))
+        return
+    if args.quick:
+        args.lots, args.seconds, args.catalogue = 5_000, 5, 500
+    wrk = ensure_wrk()
+    print(
+        f"Scan burst: {CONNECTIONS} connections, {args.seconds} s a run, {args.lots:,} lots; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs.",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="chacra-scan-") as tmp:
+        workdir = Path(tmp)
+        key_pem = _signing_key()
+        url, codes = asyncio.run(build(workdir, args.lots, key_pem))
+        script = workdir / "random.lua"
+        script.write_text(LUA)
+        every = workdir / "all.txt"
+        every.write_text("".join(f"/l/{code}\n" for code in codes))
+        catalogue = workdir / "catalogue.txt"
+        catalogue.write_text(
+            "".join(f"/l/{code}\n" for code in random.Random(5).sample(codes, args.catalogue))
+        )
+
+        env = {
+            **os.environ,
+            "CHACRA_DATABASE_URL": url,
+            "CHACRA_AUTH__PRIVATE_KEY": key_pem,
+            "CHACRA_LOG_LEVEL": "WARNING",
+        }
+        if args.revalidate is not None:
+            env["CHACRA_PUBLIC_REVALIDATE_SECONDS"] = str(args.revalidate)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        chacra = Path(sys.executable).with_name("chacra")
+        platform = subprocess.Popen(  # noqa: S603 (our own command)
+            [str(chacra), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+        )
+        reference: subprocess.Popen[bytes] | None = None
+        try:
+            wait_ready(f"{base}/healthz", platform)
+            page = workdir / "page.html"
+            sample = httpx.get(f"{base}/l/{codes[len(codes) // 2]}", timeout=30)
+            assert sample.status_code == 200, sample.text
+            page.write_bytes(sample.content)
+            ref_port = free_port()
+            reference = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "bench.scan_burst", "--serve-reference", str(page), str(ref_port)],
+                cwd=Path(__file__).resolve().parents[1],
+            )
+            ref_base = f"http://127.0.0.1:{ref_port}"
+            wait_ready(ref_base, reference)
+
+            cold = wrk_run(wrk, "cold (all lots)", base, every, args.seconds, script)
+            # One pass over the catalogue, as the first visitors of a fair would make it.
+            with httpx.Client(base_url=base, timeout=60) as client:
+                for line in catalogue.read_text().split():
+                    client.get(line)
+            runs = []
+            for _ in range(2):  # interleaved: a busy moment of the machine hits both alike
+                runs.append(wrk_run(wrk, "reference (same bytes)", ref_base, catalogue, args.seconds, script))
+                runs.append(wrk_run(wrk, "fair (catalogue)", base, catalogue, args.seconds, script))
+            rss = peak_rss_mb(platform.pid)
+        finally:
+            for process in (platform, reference):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=30)
+    ref = [r for r in runs if r.name.startswith("reference")]
+    fair = [r for r in runs if r.name.startswith("fair")]
+    ref_rate = sum(r.rate for r in ref) / len(ref)
+    fair_rate = sum(r.rate for r in fair) / len(fair)
+    fair_p99 = max(r.p99_ms for r in fair)
+    ratio = fair_rate / ref_rate
+    print(f"\nGET /l/{{code}} through `chacra serve` (all-in-one, SQLite), {CONNECTIONS} connections\n")
+    lines = [
+        (
+            "fair/reference throughput",
+            f"{fair_rate:,.0f} / {ref_rate:,.0f} req/s = {ratio:.2f}×",
+            f"≥ {GOAL_RATIO}×",
+            verdict(ratio >= GOAL_RATIO),
+        ),
+        ("fair p99", f"{fair_p99:.1f} ms", f"< {GOAL_P99_MS:.0f} ms", verdict(fair_p99 < GOAL_P99_MS)),
+        (
+            "cold (every lot) throughput, p99",
+            f"{cold.rate:,.0f} req/s, {cold.p99_ms:.1f} ms, {cold.timeouts} > 2 s",
+            "-",
+            "-",
+        ),
+        (
+            "peak RSS of the all-in-one process",
+            f"{rss:.0f} MB",
+            f"≤ {GOAL_RSS_MB:.0f} MB",
+            verdict(rss <= GOAL_RSS_MB),
+        ),
+        (
+            "errors (non-2xx, socket)",
+            str(sum(r.errors for r in [*runs, cold])),
+            "0",
+            verdict(sum(r.errors for r in [*runs, cold]) == 0),
+        ),
+    ]
+    width = max(len(line[0]) for line in lines)
+    for name, value, goal, result in lines:
+        print(f"  {name:<{width}}  {value:<36} {goal:<10} {result}")
+    print(
+        "\ncold: random lots out of all, nearly every request builds its page (lineage, provenance,\n"
+        "     registry call, journey) — no goal, shown for what a first visit costs.\n"
+        f"fair: random lots out of {args.catalogue:,} after one pass over them; the page comes from the\n"
+        "     cache, its version checked against the ledger once per revalidation window per lot.\n"
+        "reference: a bare ASGI app under the same uvicorn answering every path with one real page.\n"
+        f"Load average at the end: {os.getloadavg()[0]:.1f}."
+    )
+
+
+if __name__ == "__main__":
+    main()

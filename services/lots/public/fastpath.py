@@ -1,0 +1,90 @@
+"""A fresh cached page is sent by a plain ASGI layer: no routing, no dependencies, no session.
+
+During a scan burst at a fair most requests are for pages already built and checked within the
+revalidation window (cache.py); the FastAPI route answers everything else — a page to build or to
+check again, an unknown code, other parameters — exactly as before. Answers are byte-for-byte the
+route's: same ETag, Last-Modified, Cache-Control and Vary, 304 on a matching If-None-Match, gzip
+when asked, and the scan is counted the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from services.lots.codes import normalise_code
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.i18n import pick_language
+from services.lots.public.scans import ScanCounter
+
+PREFIX = "/l/"
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+class PublicPageFastPath:
+    def __init__(self, app: ASGIApp, clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or not scope["path"].startswith(PREFIX)
+            or not await self._served(scope, send)
+        ):
+            await self.app(scope, receive, send)
+
+    async def _served(self, scope: Scope, send: Send) -> bool:
+        state = scope["app"].state
+        params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        if set(params) - {"lang"}:
+            return False
+        cache: PublicCache = state.public_cache
+        entry = cache.get(normalise_code(scope["path"][len(PREFIX) :]))
+        if entry is None or self.clock() - entry.checked_at >= state.settings.public_revalidate_seconds:
+            return False
+        headers = Headers(scope=scope)
+        if "no-cache" in f"{headers.get('cache-control', '')} {headers.get('pragma', '')}".lower():
+            return False  # a reload past caches: the route checks the ledger now
+        language = pick_language(params.get("lang"), headers.get("accept-language"))
+        page = entry.pages.get(language)
+        if page is None:
+            return False
+        if "lang" not in params:
+            counter: ScanCounter = state.scans
+            counter.record(entry.lot_id)
+        await self._send(scope, send, entry, language, page, headers)
+        return True
+
+    @staticmethod
+    async def _send(
+        scope: Scope, send: Send, entry: Entry, language: str, page: bytes, headers: Headers
+    ) -> None:
+        fields = entry.headers(f"page-{language}")
+        if etag_matches(headers.get("if-none-match"), fields["ETag"]):
+            status, body = 304, b""
+        else:
+            status, body = 200, page
+            fields["Content-Type"] = "text/html; charset=utf-8"
+            compressed = (
+                entry.gzipped_page(language) if "gzip" in headers.get("accept-encoding", "") else None
+            )
+            if compressed is not None:
+                body = compressed
+                fields["Content-Encoding"] = "gzip"
+                fields["Vary"] = "Accept-Language, Accept-Encoding"
+            fields["Content-Length"] = str(len(body))
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

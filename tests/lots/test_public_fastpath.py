@@ -1,0 +1,127 @@
+"""The fast path: a fresh cached page is sent without the app; anything else goes to the app."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.fastpath import PublicPageFastPath
+from services.lots.public.scans import ScanCounter
+from services.lots.public.schemas import PublicClaims, PublicLot, PublicOrigin
+
+PAGE = b"<!doctype html><p>pagina</p>" + b"x" * 4000
+
+
+def entry(checked_at: float) -> Entry:
+    lot = PublicLot(
+        code="ACE34XY67",
+        digital_link="https://chacra.example/l/ACE34XY67",
+        gtin=None,
+        product="cacao",
+        form="dry",
+        quantity_kg=Decimal("69"),
+        cooperatives=[],
+        origin=PublicOrigin(
+            farmers=1,
+            plots=1,
+            deliveries=1,
+            harvested_from=date(2026, 10, 1),
+            harvested_to=date(2026, 10, 1),
+            districts=[],
+            named_farmers=[],
+        ),
+        journey=[],
+        quality=None,
+        claims=PublicClaims(available=False),
+        updated_at=datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
+    )
+    return Entry(version="v1", lot_id="lot_1", lot=lot, checked_at=checked_at, pages={"es": PAGE})
+
+
+class Harness:
+    def __init__(self, now: float, window: float = 10.0) -> None:
+        self.cache = PublicCache()
+        self.cache.put("ACE34XY67", entry(checked_at=100.0))
+        self.scans = ScanCounter()
+        self.state = SimpleNamespace(
+            public_cache=self.cache,
+            scans=self.scans,
+            settings=SimpleNamespace(public_revalidate_seconds=window),
+        )
+        self.passed: list[str] = []
+        self.layer = PublicPageFastPath(self.app, clock=lambda: now)
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.passed.append(scope["path"])
+
+    async def get(self, path: str, query: str = "", **headers: str) -> list[dict[str, Any]]:
+        sent: list[dict[str, Any]] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": path,
+            "query_string": query.encode(),
+            "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+            "app": SimpleNamespace(state=self.state),
+        }
+        await self.layer(scope, None, send)
+        return sent
+
+
+def header(messages: list[dict[str, Any]], name: bytes) -> str | None:
+    return next((v.decode() for k, v in messages[0]["headers"] if k == name), None)
+
+
+async def test_a_fresh_page_is_sent_with_the_routes_headers_and_the_scan_counted() -> None:
+    harness = Harness(now=105.0)
+    sent = await harness.get("/l/ace34xy67")
+    assert harness.passed == []
+    assert sent[0]["status"] == 200 and sent[1]["body"] == PAGE
+    assert header(sent, b"etag") == harness.cache.get("ACE34XY67").etag("page-es")  # type: ignore[union-attr]
+    assert header(sent, b"cache-control") == "public, max-age=60, must-revalidate"
+    assert harness.scans.pending == 1
+
+
+async def test_gzip_when_asked_and_304_when_the_tag_matches() -> None:
+    harness = Harness(now=105.0)
+    zipped = await harness.get("/l/ACE34XY67", accept_encoding="gzip, br")
+    assert header(zipped, b"content-encoding") == "gzip"
+    assert gzip.decompress(zipped[1]["body"]) == PAGE
+    etag = header(zipped, b"etag")
+    assert etag is not None
+    again = await harness.get("/l/ACE34XY67", if_none_match=etag)
+    assert again[0]["status"] == 304 and again[1]["body"] == b""
+
+
+async def test_the_language_switch_is_not_a_scan_and_a_missing_language_goes_to_the_app() -> None:
+    harness = Harness(now=105.0)
+    assert (await harness.get("/l/ACE34XY67", "lang=es"))[0]["status"] == 200
+    assert harness.scans.pending == 0
+    await harness.get("/l/ACE34XY67", "lang=en")  # not rendered yet: the route renders it
+    assert harness.passed == ["/l/ACE34XY67"]
+
+
+async def test_a_stale_entry_another_parameter_or_an_unknown_code_go_to_the_app() -> None:
+    stale = Harness(now=111.0)
+    await stale.get("/l/ACE34XY67")
+    assert stale.passed == ["/l/ACE34XY67"] and stale.scans.pending == 0
+    fresh = Harness(now=105.0)
+    await fresh.get("/l/ACE34XY67", "utm_source=qr")
+    await fresh.get("/l/NOSUCHLOT")
+    await fresh.get("/api/v1/public/lots/ACE34XY67")
+    assert fresh.passed == ["/l/ACE34XY67", "/l/NOSUCHLOT", "/api/v1/public/lots/ACE34XY67"]
+
+
+async def test_a_reload_past_caches_goes_to_the_app() -> None:
+    harness = Harness(now=105.0)
+    await harness.get("/l/ACE34XY67", cache_control="no-cache")
+    await harness.get("/l/ACE34XY67", pragma="no-cache")
+    assert harness.passed == ["/l/ACE34XY67", "/l/ACE34XY67"]
