@@ -46,6 +46,20 @@ if ! pg_ready; then
   pg_ready
 fi
 
+# The QR and label tests rasterise what the service prints with Debian's renderers (issue 5):
+# pdftoppm and pdftotext (poppler-utils) for the PDF sheets, rsvg-convert (librsvg2-bin) for SVG.
+missing=()
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing ${missing[*]}…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "The QR and label tests need ${missing[*]} (Debian): install them first" >&2
+  fi
+fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

@@ -78,10 +78,8 @@ def _check_request(lot_ids: Sequence[str], layout: SheetLayout) -> None:
 
 
 async def _cooperative_names(cooperatives: CooperativesClient, ids: set[str]) -> dict[str, str]:
-    """One call per distinct cooperative, never one per lot."""
-    ordered = sorted(ids)
-    found = await asyncio.gather(*(cooperatives.get_cooperative(i) for i in ordered))
-    return {i: c.name for i, c in zip(ordered, found, strict=True)}
+    """One call per distinct cooperative, never one per lot; a sheet rarely spans more than a few."""
+    return {i: (await cooperatives.get_cooperative(i)).name for i in sorted(ids)}
 
 
 async def label_sheet(
