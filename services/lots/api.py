@@ -165,8 +165,9 @@ async def label_sheet(
     ids: Annotated[
         str,
         Query(
-            description=f"Comma-separated lot ids, one label each in this order (a repeated id prints "
-            f"again); at most {service.MAX_LABELS}. Any id the caller cannot read → 404 listing them."
+            description=f"Comma-separated lot ids or lot codes, one label each in this order (a "
+            f"repeated one prints again); at most {service.MAX_LABELS}. Codes keep a long list's URL "
+            "short. Any the caller cannot read → 404 whose `lot_ids` lists them."
         ),
     ],
     columns: Annotated[int, Query(ge=1, le=8, description="Labels across the page.")] = 3,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import CompoundSelect, Row, and_, exists, func, insert, select, true
+from sqlalchemy import CompoundSelect, Row, and_, exists, func, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -72,6 +72,17 @@ async def get_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, L
         return {}
     rows = (await session.execute(_view_query().where(Lot.id.in_(wanted)))).all()
     return {row[0].id: _view(row) for row in rows}
+
+
+async def get_lots_by_ids_or_codes(
+    session: AsyncSession, lot_ids: Iterable[str], codes: Iterable[str]
+) -> list[LotView]:
+    """Lots named by id or by code, in one query."""
+    ids, wanted_codes = sorted(set(lot_ids)), sorted(set(codes))
+    if not ids and not wanted_codes:
+        return []
+    stmt = _view_query().where(or_(Lot.id.in_(ids), Lot.code.in_(wanted_codes)))
+    return [_view(row) for row in (await session.execute(stmt)).all()]
 
 
 async def lock_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, LotView]:

@@ -318,6 +318,26 @@ async def test_the_manager_prints_their_own_lots_after_handing_them_over_and_ano
     assert anonymous.status_code == 401
 
 
+async def test_lots_may_be_named_by_the_code_on_the_sack_in_any_case(
+    api: httpx.AsyncClient, fair: Fair
+) -> None:
+    a, b = fair.lots[0], fair.lots[3]
+    typed = f"{a['code'][:4].lower()}-{a['code'][4:].lower()}"
+
+    pdf = pdf_of(await sheet(api, fair.exporter, [typed, b["id"], b["code"]]))
+
+    assert_every_label_scans(pdf, Grid(), [a["digital_link"], b["digital_link"], b["digital_link"]])
+
+
+async def test_a_code_the_caller_cannot_see_is_named_as_given(api: httpx.AsyncClient, fair: Fair) -> None:
+    foreign = fair.lots[0]["code"]
+
+    response = await sheet(api, fair.coop_b.headers, [fair.lots[3]["code"], foreign, "ACEFGHJKM"])
+
+    assert response.status_code == 404, response.text
+    assert response.json()["lot_ids"] == [foreign, "ACEFGHJKM"]
+
+
 async def test_more_than_500_labels_is_422_naming_ids(api: httpx.AsyncClient, fair: Fair) -> None:
     response = await sheet(api, fair.exporter, [fair.lots[0]["id"]] * 501)
 
