@@ -72,13 +72,14 @@ def rasterise_pdf(pdf: bytes, *, dpi: int) -> list[Image.Image]:
 
 
 def pdf_text(pdf: bytes) -> str:
+    """The words of the PDF as pdftotext reads them, one space apart (a wrapped name reads whole)."""
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "sheet.pdf"
         source.write_bytes(pdf)
         result = subprocess.run(  # noqa: S603 - a Debian tool found on PATH, fixed arguments
             [tool("pdftotext"), "-enc", "UTF-8", str(source), "-"], capture_output=True, check=True
         )
-        return result.stdout.decode()
+        return " ".join(result.stdout.decode().split())
 
 
 def crop_mm(

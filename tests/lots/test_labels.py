@@ -226,6 +226,19 @@ async def test_a_label_reads_code_product_form_kilograms_cooperative_and_harvest
     assert "Cosecha: 2026-10-01" in text
 
 
+async def test_a_long_cooperative_name_is_printed_whole_with_its_accents(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    name = "Cooperativa Agraria Cacaotera Acopagro de Juanjuí Ltda."
+    origin = await create_origin(api, admin_headers, headers_for, name=name)
+    lot = await deliver(api, origin, "100")
+
+    pdf = pdf_of(await sheet(api, origin.headers, [lot["id"]]))
+
+    assert name in pdf_text(pdf)
+    assert_every_label_scans(pdf, Grid(), [lot["digital_link"]])
+
+
 async def test_a_merged_lot_shows_the_harvest_period_of_its_deliveries_as_provenance_does(
     api: httpx.AsyncClient, origin: Origin
 ) -> None:

@@ -30,6 +30,9 @@ POINTS_PER_MM: Final = 72 / 25.4
 PAGE_WIDTH_MM: Final = 210.0
 PAGE_HEIGHT_MM: Final = 297.0
 PADDING_MM: Final = 1.5
+# Text keeps clear of the label's right edge: on a sheet without side margins that edge is the
+# paper's, where most office printers cannot print (the QR's own quiet zone is white anyway).
+TEXT_INSET_MM: Final = 3.0
 # Below this a phone camera at arm's length struggles with a ~45-character link at level Q.
 MIN_QR_MM: Final = 12.0
 BOLD: Final = "Helvetica-Bold"
@@ -147,6 +150,21 @@ def _fitted(text: str, font: str, size: float, width: float) -> tuple[str, float
     return text.rstrip() + "…", size
 
 
+def _wrapped(text: str, font: str, size: float, width: float) -> list[tuple[str, float]]:
+    """A long name (a cooperative's legal name) on up to two lines rather than in unreadable type."""
+    if stringWidth(text, font, size) <= width or " " not in text:
+        return [_fitted(text, font, size, width)]
+    size *= 0.85
+    words = text.split()
+    first = words.pop(0)
+    while words and stringWidth(f"{first} {words[0]}", font, size) <= width:
+        first = f"{first} {words.pop(0)}"
+    lines = [_fitted(first, font, size, width)]
+    if words:
+        lines.append(_fitted(" ".join(words), font, size, width))
+    return lines
+
+
 def _qr_operators(matrix: Sequence[Sequence[bool]], x: float, y_top: float, side: float) -> str:
     """PDF operators filling the dark modules, in module units under one transform (y grows down)."""
     module = side / len(matrix)
@@ -178,18 +196,19 @@ def _draw_label(canvas: Canvas, layout: SheetLayout, label: Label, index: int) -
         )
     )
     text_left = (qr_left_mm + side_mm) * POINTS_PER_MM
-    width = (left_mm + layout.label_width_mm - PADDING_MM) * POINTS_PER_MM - text_left
+    width = (left_mm + layout.label_width_mm - TEXT_INSET_MM) * POINTS_PER_MM - text_left
     # Type scales with the label's height (a 37 mm label gets the full sizes), then shrinks to fit.
     scale = max(0.6, min(1.0, layout.label_height_mm / 37.0))
     product = f"{PRODUCT_ES.get(label.product, label.product)} {FORM_ES.get(label.form, label.form)}"
-    lines = [
-        (label.code, BOLD, CODE_MAX_PT),
-        (product, BOLD, 8.0),
-        (f"{_kg(label.kilograms)} kg {KILOGRAMS_ES[label.kilograms_kind]}", REGULAR, 8.0),
-        (label.cooperative, REGULAR, 7.0),
-        (_harvest(label.harvested_from, label.harvested_to), REGULAR, 6.5),
+    kilograms = f"{_kg(label.kilograms)} kg {KILOGRAMS_ES[label.kilograms_kind]}"
+    harvest = _harvest(label.harvested_from, label.harvested_to)
+    fitted = [
+        (*_fitted(label.code, BOLD, CODE_MAX_PT * scale, width), BOLD),
+        (*_fitted(product, BOLD, 8.0 * scale, width), BOLD),
+        (*_fitted(kilograms, REGULAR, 8.0 * scale, width), REGULAR),
+        *((text, size, REGULAR) for text, size in _wrapped(label.cooperative, REGULAR, 7.0 * scale, width)),
+        (*_fitted(harvest, REGULAR, 6.5 * scale, width), REGULAR),
     ]
-    fitted = [(*_fitted(text, font, size * scale, width), font) for text, font, size in lines]
     block = sum(size * 1.25 for _, size, _ in fitted)
     y = page_height - (top_mm + layout.label_height_mm / 2) * POINTS_PER_MM + block / 2
     for text, size, font in fitted:
