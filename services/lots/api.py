@@ -176,13 +176,17 @@ async def label_sheet(
     margin_y_mm: Annotated[float, Query(ge=0, le=50, description="Top and bottom margin.")] = 0.5,
     gap_x_mm: Annotated[float, Query(ge=0, le=20, description="Space between columns.")] = 0.0,
     gap_y_mm: Annotated[float, Query(ge=0, le=20, description="Space between rows.")] = 0.0,
+    skip: Annotated[
+        int,
+        Query(ge=0, le=159, description="Positions already used on the first sheet, left blank."),
+    ] = 0,
     kg: Annotated[
         Literal["remaining", "quantity"],
         Query(description="Print what is left of the lot (default) or the weight it was made with."),
     ] = "remaining",
 ) -> Response:
     """A printable A4 sheet of labels (QR code, code, product, kg, cooperative, harvest); 3×8 by default."""
-    layout = SheetLayout(columns, rows, margin_x_mm, margin_y_mm, gap_x_mm, gap_y_mm)
+    layout = SheetLayout(columns, rows, margin_x_mm, margin_y_mm, gap_x_mm, gap_y_mm, skip)
     pdf = await service.label_sheet(
         session,
         _cooperatives(request),

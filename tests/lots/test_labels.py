@@ -39,6 +39,7 @@ class Grid:
     margin_y: float = 0.5
     gap_x: float = 0.0
     gap_y: float = 0.0
+    skip: int = 0
 
     @property
     def width(self) -> float:
@@ -49,7 +50,7 @@ class Grid:
         return (297 - 2 * self.margin_y - (self.rows - 1) * self.gap_y) / self.rows
 
     def cell(self, index: int) -> tuple[int, float, float]:
-        page, slot = divmod(index, self.columns * self.rows)
+        page, slot = divmod(index + self.skip, self.columns * self.rows)
         row, column = divmod(slot, self.columns)
         return (
             page,
@@ -65,6 +66,7 @@ class Grid:
             "margin_y_mm": self.margin_y,
             "gap_x_mm": self.gap_x,
             "gap_y_mm": self.gap_y,
+            "skip": self.skip,
         }
 
 
@@ -118,7 +120,7 @@ def assert_every_label_scans(
     pdf: bytes, grid: Grid, links: list[str], *, dpi: int = 200
 ) -> list[Image.Image]:
     pages = rasterise_pdf(pdf, dpi=dpi)
-    assert len(pages) == -(-len(links) // (grid.columns * grid.rows))
+    assert len(pages) == -(-(len(links) + grid.skip) // (grid.columns * grid.rows))
     for index, link in enumerate(links):
         barcode = decode_one(label_image(pages, grid, index, dpi))
         assert (index, barcode.text) == (index, link)
@@ -149,8 +151,18 @@ async def test_every_label_on_every_page_decodes_to_exactly_its_lots_link(
         (5, Grid(columns=2, rows=2, margin_x=10, margin_y=20, gap_x=5, gap_y=8), 2),
         (9, Grid(columns=2, rows=2), 3),
         (7, Grid(columns=3, rows=4, margin_x=4.5, margin_y=13, gap_x=2.5), 1),
+        (5, Grid(skip=21), 2),
+        (3, Grid(columns=2, rows=2, skip=1), 1),
     ],
-    ids=["24-on-3x8", "25-on-3x8", "5-on-2x2-margins", "9-on-2x2", "7-on-3x4-gaps"],
+    ids=[
+        "24-on-3x8",
+        "25-on-3x8",
+        "5-on-2x2-margins",
+        "9-on-2x2",
+        "7-on-3x4-gaps",
+        "5-after-21",
+        "3-after-1",
+    ],
 )
 async def test_the_pages_follow_the_grid_and_each_label_sits_in_its_cell(
     api: httpx.AsyncClient, fair: Fair, labels: int, grid: Grid, pages: int
@@ -391,6 +403,26 @@ async def test_a_grid_parameter_out_of_bounds_is_422_naming_it(
 
     assert response.status_code == 422, response.text
     assert {f for f, _ in field_errors(response)} == {field}
+
+
+async def test_the_skipped_positions_of_a_used_sheet_stay_blank(api: httpx.AsyncClient, fair: Fair) -> None:
+    grid = Grid(skip=4)
+
+    pdf = pdf_of(await sheet(api, fair.exporter, [fair.lots[0]["id"]], **grid.params()))
+
+    pages = assert_every_label_scans(pdf, grid, [fair.lots[0]["digital_link"]])
+    for used in range(4):
+        assert decode(crop_mm(pages[0], *Grid().cell(used)[1:], grid.width, grid.height, dpi=200)) == []
+
+
+@pytest.mark.parametrize(("skip", "code"), [(24, "skip_beyond_sheet"), (160, "less_than_equal")])
+async def test_skipping_a_whole_sheet_is_422(
+    api: httpx.AsyncClient, fair: Fair, skip: int, code: str
+) -> None:
+    response = await sheet(api, fair.exporter, [fair.lots[0]["id"]], skip=skip)
+
+    assert response.status_code == 422, response.text
+    assert field_errors(response) == {("skip", code)}
 
 
 async def test_a_grid_too_fine_to_scan_is_422(api: httpx.AsyncClient, fair: Fair) -> None:

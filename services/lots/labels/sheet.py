@@ -79,6 +79,8 @@ class SheetLayout:
     margin_y_mm: float = 0.5
     gap_x_mm: float = 0.0
     gap_y_mm: float = 0.0
+    # Positions already used on the first sheet: a half-used sticker sheet goes back in the printer.
+    skip: int = 0
 
     @property
     def per_page(self) -> int:
@@ -98,11 +100,11 @@ class SheetLayout:
         return min(self.label_height_mm - 2 * PADDING_MM, self.label_width_mm / 2)
 
     def pages(self, labels: int) -> int:
-        return -(-labels // self.per_page)
+        return -(-(labels + self.skip) // self.per_page)
 
     def label_origin_mm(self, index: int) -> tuple[int, float, float]:
         """(page, left, top) of the ``index``-th label, from the page's top-left corner."""
-        page, slot = divmod(index, self.per_page)
+        page, slot = divmod(index + self.skip, self.per_page)
         row, column = divmod(slot, self.columns)
         left = self.margin_x_mm + column * (self.label_width_mm + self.gap_x_mm)
         top = self.margin_y_mm + row * (self.label_height_mm + self.gap_y_mm)
@@ -114,14 +116,23 @@ class SheetLayout:
         side = self.qr_side_mm
         return page, left + PADDING_MM, top + (self.label_height_mm - side) / 2, side
 
-    def problem(self) -> str | None:
-        """Why this grid cannot carry scannable labels, or None."""
+    def problem(self) -> tuple[str, str, str] | None:
+        """Why this grid cannot carry scannable labels, as (field, code, detail), or None."""
         if self.label_width_mm <= 0 or self.label_height_mm <= 0:
-            return "The margins and gaps leave no room for the labels."
+            return "rows", "label_too_small", "The margins and gaps leave no room for the labels."
         if self.qr_side_mm < MIN_QR_MM:
             return (
+                "rows",
+                "label_too_small",
                 f"A {self.columns}×{self.rows} grid leaves {self.qr_side_mm:.1f} mm for each QR code; "
-                f"at least {MIN_QR_MM:g} mm is needed to scan it."
+                f"at least {MIN_QR_MM:g} mm is needed to scan it.",
+            )
+        if self.skip >= self.per_page:
+            return (
+                "skip",
+                "skip_beyond_sheet",
+                f"A {self.columns}×{self.rows} sheet has {self.per_page} positions; skip at most "
+                f"{self.per_page - 1}.",
             )
         return None
 
@@ -224,7 +235,8 @@ def render_sheet(labels: Sequence[Label], layout: SheetLayout, *, title: str = "
     canvas.setTitle(title)
     canvas.setCreator("Chacra")
     for index, label in enumerate(labels):
-        if index and index % layout.per_page == 0:
+        position = index + layout.skip
+        if index and position % layout.per_page == 0:
             canvas.showPage()
         _draw_label(canvas, layout, label, index)
     canvas.showPage()

@@ -89,7 +89,8 @@ def _check_request(lot_ids: Sequence[str], layout: SheetLayout) -> None:
         )
     problem = layout.problem()
     if problem:
-        errors.append(FieldError(field="rows", code="label_too_small", detail=problem))
+        field, code, detail = problem
+        errors.append(FieldError(field=field, code=code, detail=detail))
     if errors:
         raise ValidationFailed("; ".join(e.detail for e in errors), errors=errors)
 
