@@ -47,16 +47,17 @@ if ! pg_ready; then
 fi
 
 # Browser tests drive Debian's chromium (Playwright cannot download its own here); the QR and label
-# tests rasterise with poppler's pdftoppm. Install what is missing.
+# tests rasterise what the service prints with poppler (pdftoppm, pdftotext) and librsvg (rsvg-convert).
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v rsvg-convert >/dev/null 2>&1 || missing+=(librsvg2-bin)
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]}…"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "Please install: ${missing[*]} (Debian packages); the browser and label tests need them." >&2
+    echo "The browser, QR and label tests need ${missing[*]} (Debian packages): install them first" >&2
   fi
 fi
 

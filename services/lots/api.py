@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.cooperatives.client import CooperativesClient
 from services.lots import service
+from services.lots.labels import SheetLayout
+from services.lots.labels.qr import MEDIA_TYPES, QrFormat
 from services.lots.rules import Form, Product, yield_table_markdown
 from services.lots.schemas import (
     CorrectionEvent,
@@ -27,7 +29,7 @@ from services.lots.schemas import (
     SplitResult,
     TransformCreate,
 )
-from shared.auth import CurrentCaller, CurrentUser
+from shared.auth import CurrentCaller, CurrentUser, Principal
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_params
 from shared.uow import request_session
@@ -144,6 +146,117 @@ async def list_lots(
         form=form.value if form else None,
         origin=origin,
     )
+
+
+# Declared before /lots/{lot_id}, or "labels.pdf" would be taken for a lot id.
+@router.get(
+    "/lots/labels.pdf",
+    response_class=Response,
+    tags=["labels"],
+    responses={
+        **problem_responses(401, 404, 422, 503),
+        200: {"description": "A PDF of A4 pages of labels.", "content": {"application/pdf": {}}},
+    },
+)
+async def label_sheet(
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+    ids: Annotated[
+        str,
+        Query(
+            description=f"Comma-separated lot ids or lot codes, one label each in this order (a "
+            f"repeated one prints again); at most {service.MAX_LABELS}. Codes keep a long list's URL "
+            "short. Any the caller cannot read → 404 whose `lot_ids` lists them."
+        ),
+    ],
+    columns: Annotated[int, Query(ge=1, le=8, description="Labels across the page.")] = 3,
+    rows: Annotated[int, Query(ge=1, le=20, description="Labels down the page.")] = 8,
+    margin_x_mm: Annotated[float, Query(ge=0, le=50, description="Left and right margin.")] = 0.0,
+    margin_y_mm: Annotated[float, Query(ge=0, le=50, description="Top and bottom margin.")] = 0.5,
+    gap_x_mm: Annotated[float, Query(ge=0, le=20, description="Space between columns.")] = 0.0,
+    gap_y_mm: Annotated[float, Query(ge=0, le=20, description="Space between rows.")] = 0.0,
+    skip: Annotated[
+        int,
+        Query(ge=0, le=159, description="Positions already used on the first sheet, left blank."),
+    ] = 0,
+    kg: Annotated[
+        Literal["remaining", "quantity"],
+        Query(description="Print what is left of the lot (default) or the weight it was made with."),
+    ] = "remaining",
+) -> Response:
+    """A printable A4 sheet of labels (QR code, code, product, kg, cooperative, harvest); 3×8 by default."""
+    layout = SheetLayout(columns, rows, margin_x_mm, margin_y_mm, gap_x_mm, gap_y_mm, skip)
+    pdf = await service.label_sheet(
+        session,
+        _cooperatives(request),
+        principal,
+        lot_ids=service.parse_lot_ids(ids),
+        layout=layout,
+        kilograms=kg,
+        public_base_url=_base_url(request),
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        # The kilograms change as the lot is drawn on: never reuse a stored sheet without asking.
+        headers={
+            "Content-Disposition": 'inline; filename="etiquetas.pdf"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+async def _qr_response(
+    session: AsyncSession, request: Request, principal: Principal, lot_id: str, fmt: QrFormat, size: int
+) -> Response:
+    image = await service.lot_qr(
+        session, principal, lot_id, fmt=fmt, size=size, public_base_url=_base_url(request)
+    )
+    # A lot's link never changes; a day's private caching spares re-rendering, and the ETag the rest.
+    headers = {"ETag": image.etag, "Cache-Control": "private, max-age=86400"}
+    if image.etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    return Response(image.content, media_type=image.media_type, headers=headers)
+
+
+def _qr_responses(fmt: QrFormat) -> dict[int | str, dict[str, Any]]:
+    return {
+        **READ_ERRORS,
+        200: {
+            "description": "The QR code (level Q, 4-module quiet zone).",
+            "content": {MEDIA_TYPES[fmt]: {}},
+        },
+        304: {"description": "Unchanged since the ETag given in `If-None-Match`."},
+    }
+
+
+@router.get("/lots/{lot_id}/qr.svg", response_class=Response, tags=["labels"], responses=_qr_responses("svg"))
+async def lot_qr_svg(
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+    lot_id: str,
+    size: Annotated[
+        int, Query(ge=2, le=40, description="Module size in tenths of a millimetre (10 = 1 mm).")
+    ] = 10,
+) -> Response:
+    """The QR code of the lot's link (`digital_link`) as SVG."""
+    return await _qr_response(session, request, principal, lot_id, "svg", size)
+
+
+@router.get("/lots/{lot_id}/qr.png", response_class=Response, tags=["labels"], responses=_qr_responses("png"))
+async def lot_qr_png(
+    session: SessionDep,
+    request: Request,
+    principal: CurrentUser,
+    lot_id: str,
+    size: Annotated[
+        int, Query(ge=2, le=40, description="Pixels per module (10: about 3.5 cm at 300 dpi).")
+    ] = 10,
+) -> Response:
+    """The QR code of the lot's link (`digital_link`) as PNG."""
+    return await _qr_response(session, request, principal, lot_id, "png", size)
 
 
 @router.get("/lots/{lot_id}", response_model=LotRead, tags=["lots"], responses=READ_ERRORS)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
-from sqlalchemy import BindParameter, CompoundSelect, Row, and_, exists, insert, select, true
+from sqlalchemy import BindParameter, CompoundSelect, Row, and_, exists, func, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -71,6 +72,17 @@ async def get_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, L
         return {}
     rows = (await session.execute(_view_query().where(Lot.id.in_(wanted)))).all()
     return {row[0].id: _view(row) for row in rows}
+
+
+async def get_lots_by_ids_or_codes(
+    session: AsyncSession, lot_ids: Iterable[str], codes: Iterable[str]
+) -> list[LotView]:
+    """Lots named by id or by code, in one query."""
+    ids, wanted_codes = sorted(set(lot_ids)), sorted(set(codes))
+    if not ids and not wanted_codes:
+        return []
+    stmt = _view_query().where(or_(Lot.id.in_(ids), Lot.code.in_(wanted_codes)))
+    return [_view(row) for row in (await session.execute(stmt)).all()]
 
 
 async def lock_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, LotView]:
@@ -284,6 +296,37 @@ def ancestor_ids(session: AsyncSession, lot_id: str | BindParameter[str]) -> Lot
 def ancestor_ids_statement(lot_id: str | BindParameter[str], *, postgresql: bool) -> LotIds:
     walk = ancestor_edges_cte(lot_id, lateral=postgresql)
     return select(walk.c.parent).union(select(Lot.id).where(Lot.id == lot_id))
+
+
+async def harvest_periods(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, tuple[date, date]]:
+    """For many lots at once, one recursive query: the first and last harvest of the deliveries under each.
+
+    The walk carries the lot it started from, so a delivery shared by two of the lots is counted for
+    both; ``UNION`` drops a (start, ancestor) pair reached again through another path. A lot with no
+    delivery under it (none exists today) is missing from the answer.
+    """
+    wanted = sorted(set(lot_ids))
+    if not wanted:
+        return {}
+    walk = (
+        select(LotEdge.child_lot_id.label("start"), LotEdge.parent_lot_id.label("lot_id"))
+        .where(LotEdge.child_lot_id.in_(wanted))
+        .cte("harvest_walk", recursive=True)
+    )
+    edge = aliased(LotEdge)
+    walk = walk.union(select(walk.c.start, edge.parent_lot_id).join(edge, edge.child_lot_id == walk.c.lot_id))
+    # A delivery asked about is its own harvest.
+    reached = (
+        select(walk.c.start, walk.c.lot_id)
+        .union(select(Lot.id.label("start"), Lot.id.label("lot_id")).where(Lot.id.in_(wanted)))
+        .subquery("reached")
+    )
+    stmt = (
+        select(reached.c.start, func.min(Delivery.harvested_on), func.max(Delivery.harvested_on))
+        .join(Delivery, Delivery.lot_id == reached.c.lot_id)
+        .group_by(reached.c.start)
+    )
+    return {start: (first, last) for start, first, last in (await session.execute(stmt)).all()}
 
 
 # fairs
