@@ -40,6 +40,17 @@ SERVICES: tuple[ServiceRoute, ...] = (
         module="services.lots.app",
         prefixes=("/api/v1/lots", "/api/v1/fairs"),
     ),
+    ServiceRoute(
+        name="certification",
+        module="services.certification.app",
+        prefixes=(
+            "/api/v1/certifying-bodies",
+            "/api/v1/certificates",
+            "/api/v1/verifications",
+            "/api/v1/monitoring-layers",
+            "/api/v1/claims",
+        ),
+    ),
 )
 
 
