@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from shapely import STRtree
+from shapely.errors import GEOSException
 from shapely.geometry import box, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
@@ -74,7 +75,7 @@ def geometry_problem(geometry: Any, allowed: Sequence[str]) -> tuple[str, str] |
             return "ring_not_closed", "A ring must end at the position it starts from."
     try:
         parsed = shape(geometry)
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, IndexError, GEOSException) as exc:
         return "geometry_invalid", f"The geometry cannot be read: {exc}."
     if parsed.is_empty:
         return "geometry_empty", "The geometry is empty."
@@ -168,7 +169,7 @@ def parse_coverage(coverage: dict[str, Any] | None, features: Sequence[Feature])
         return box(min_x, min_y, max_x, max_y)
     problem = geometry_problem(coverage, COVERAGE_TYPES)
     if problem is not None:
-        raise ValidationFailed.single(f"coverage.{problem[0]}", problem[0], f"coverage: {problem[1]}")
+        raise ValidationFailed.single("coverage", problem[0], f"coverage: {problem[1]}")
     return shape(coverage)
 
 

@@ -14,6 +14,7 @@ from tests.certification.calls import (
     feature,
     load_layer,
     new_plot,
+    next_corner,
     post_layer,
     square,
     verify,
@@ -193,3 +194,19 @@ async def test_only_admins_load_layers(
         assert response.status_code == 403, response.text
         assert response.json()["code"] == "role_required"
     assert (await post_layer(api, {}, "coca", coca)).status_code == 401
+
+
+async def test_a_plot_registered_after_a_layer_still_meets_it_in_its_claims(
+    api: httpx.AsyncClient, origin: Origin, admin_headers: dict[str, str]
+) -> None:
+    lon, lat = next_corner()
+    area = feature(
+        square(lon - 0.001, lat - 0.001, 0.004), "sernanp-12", name="Bosque de Protección Alto Mayo"
+    )
+    layer = await load_layer(api, admin_headers, "protected_area", [area])
+    later = await new_plot(api, origin, geometry=square(lon, lat))
+
+    claim = (await claims(api, (await deliver_from(api, origin, later))["id"]))["deforestation_free"]
+
+    assert layer["plots_flagged"] == 0
+    assert claim["status"] == "failed" and "Alto Mayo" in claim["reason"]
