@@ -117,6 +117,40 @@ def reference_app(db: Database) -> FastAPI:
     return app
 
 
+# the floor: the least a delivery shaped as issue 3 asks can cost — a bare endpoint that asks a bare
+# peer app through httpx.ASGITransport (HTTP semantics in-process, as the all-in-one client must) for
+# one row by primary key, then does the reference's INSERT. No auth, no idempotency, no ledger rows.
+
+FLOOR_PLOTS = "CREATE TABLE bench_plots (id VARCHAR(40) PRIMARY KEY, farmer_id VARCHAR(40) NOT NULL)"
+FLOOR_SELECT = text("SELECT id, farmer_id FROM bench_plots WHERE id = :id")
+
+
+def floor_peer_app(db: Database) -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/plots/{plot_id}")
+    async def read_plot(plot_id: str) -> dict[str, Any]:
+        async with db.read_sessions() as session:
+            row = (await session.execute(FLOOR_SELECT, {"id": plot_id})).one()
+        return {"id": row.id, "farmer_id": row.farmer_id}
+
+    return app
+
+
+def floor_app(db: Database, peer: httpx.AsyncClient) -> FastAPI:
+    app = FastAPI()
+    insert = reference_app(db).routes[-1].endpoint  # type: ignore[attr-defined]
+
+    @app.post(LOTS, status_code=201)
+    async def insert_after_peer(body: ReferenceBody) -> dict[str, Any]:
+        answer = await peer.get(f"/plots/{body.plot_id}")
+        assert answer.status_code == 200 and answer.json()["farmer_id"] == body.farmer_id
+        result: dict[str, Any] = await insert(body)
+        return result
+
+    return app
+
+
 # the platform
 
 
@@ -145,6 +179,7 @@ async def fresh_url(backend: str, workdir: Path, pg: tuple[str, int, str]) -> As
 class Setup:
     api: httpx.AsyncClient
     reference: httpx.AsyncClient
+    floor: httpx.AsyncClient
     bodies: Callable[[], dict[str, Any]]
     headers: dict[str, str]
     lots_db: Database
@@ -254,7 +289,23 @@ async def platform(backend: str, workdir: Path, pg: tuple[str, int, str]) -> Asy
                 transport=httpx.ASGITransport(app=reference_app(reference_db)), base_url="http://bench"
             )
         )
-        yield Setup(api, reference, body, headers, databases["lots"])
+        async with reference_db.transaction() as session:
+            await session.execute(text(FLOOR_PLOTS))
+            await session.execute(
+                text("INSERT INTO bench_plots (id, farmer_id) VALUES (:plot_id, :farmer_id)"),
+                [{"plot_id": p, "farmer_id": f} for f, p in origins],
+            )
+        peer = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=floor_peer_app(reference_db)), base_url="http://peer"
+            )
+        )
+        floor = await stack.enter_async_context(
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=floor_app(reference_db, peer)), base_url="http://bench"
+            )
+        )
+        yield Setup(api, reference, floor, body, headers, databases["lots"])
 
 
 # the measures
@@ -326,6 +377,7 @@ class Result:
     in_flight: int
     api: Tally
     reference: Tally
+    floor: Tally
     breakdown: str = ""
 
 
@@ -334,19 +386,25 @@ async def bench_backend(
 ) -> list[Result]:
     results = []
     async with platform(backend, workdir, pg) as setup:
-        for client in (setup.api, setup.reference):  # warm-up: connections, caches, first-call costs
+        for client in (
+            setup.api,
+            setup.reference,
+            setup.floor,
+        ):  # warm-up: connections, caches, first-call costs
             await post_many(client, setup, 30, 1)
         for in_flight in (1, CONCURRENCY):
-            api, reference = Tally(), Tally()
+            api, reference, floor = Tally(), Tally(), Tally()
             per_round = max(1, n // rounds)
-            for _ in range(rounds):  # interleaved, so a busy moment of the machine hits both
+            for _ in range(rounds):  # interleaved, so a busy moment of the machine hits all three
                 reference.add(*await post_many(setup.reference, setup, per_round, in_flight))
+                floor.add(*await post_many(setup.floor, setup, per_round, in_flight))
                 api.add(*await post_many(setup.api, setup, per_round, in_flight))
-            results.append(Result(backend, in_flight, api, reference))
+            results.append(Result(backend, in_flight, api, reference, floor))
             print(
                 f"  {backend:<10} {in_flight} in flight: {api.rate:,.0f} deliveries/s "
                 f"(non-201: {api.failures()}), reference {reference.rate:,.0f}/s "
-                f"(non-201: {reference.failures()})",
+                f"(non-201: {reference.failures()}), floor {floor.rate:,.0f}/s "
+                f"(non-201: {floor.failures()})",
                 flush=True,
             )
         # where a delivery's time goes: one request at a time, in turns
@@ -406,6 +464,9 @@ def report(results: list[Result]) -> None:
                 f"{ratio:.2f}×",
                 f"≥ {GOAL}×",
                 "PASS" if ratio >= GOAL else "MISS",
+                f"{r.floor.rate:,.0f}",
+                f"{r.floor.rate / r.reference.rate:.2f}×",
+                f"{r.api.rate / r.floor.rate:.2f}×",
             ]
         )
     print("\nPOST /api/v1/lots through the all-in-one app (httpx + ASGITransport, Idempotency-Key on each)\n")
@@ -423,6 +484,9 @@ def report(results: list[Result]) -> None:
             "ratio",
             "goal",
             "verdict",
+            "floor/s",
+            "floor÷ref",
+            "api÷floor",
         ],
         lines,
     )
@@ -435,7 +499,12 @@ def report(results: list[Result]) -> None:
         "     and completes its Idempotency-Key, draws a lot code and writes lot, state, event,\n"
         "     event link and delivery rows; the reference does none of that.\n"
         "ms each: wall time per request as one client sees it (× requests in flight).\n"
-        "CPU ms: this process's CPU time per request, all threads (not the PostgreSQL server's)."
+        "CPU ms: this process's CPU time per request, all threads (not the PostgreSQL server's).\n"
+        "floor: the least a delivery of the shape issue 3 asks for can cost — a bare endpoint that\n"
+        "     asks a bare peer app through httpx.ASGITransport for one row by key (the registry\n"
+        "     check, with HTTP semantics in-process), then does the reference's INSERT; no auth, no\n"
+        "     Idempotency-Key, no ledger rows. floor÷ref bounds what any such delivery can reach\n"
+        "     against the reference; api÷floor is what the ledger's own work costs on top of it."
     )
     print(
         "\nOne request at a time through the same client, in turns (mean); the 3 GETs are what a delivery\n"

@@ -38,7 +38,14 @@ SERVICES: tuple[ServiceRoute, ...] = (
     ServiceRoute(
         name="lots",
         module="services.lots.app",
-        prefixes=("/api/v1/lots", "/api/v1/fairs"),
+        prefixes=(
+            "/api/v1/lots",
+            "/api/v1/fairs",
+            "/api/v1/public",
+            "/l",
+            "/01",
+            "/.well-known/gs1resolver",
+        ),
     ),
     ServiceRoute(
         name="certification",

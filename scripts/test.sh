@@ -46,6 +46,20 @@ if ! pg_ready; then
   pg_ready
 fi
 
+# Browser tests drive Debian's chromium (Playwright cannot download its own here); the QR and label
+# tests rasterise with poppler's pdftoppm. Install what is missing.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "Installing ${missing[*]}…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "Please install: ${missing[*]} (Debian packages); the browser and label tests need them." >&2
+  fi
+fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy

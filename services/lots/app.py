@@ -10,6 +10,10 @@ from starlette.types import ASGIApp
 from services.cooperatives.client import CooperativesClient
 from services.lots.api import router
 from services.lots.models import SERVICE, idempotency_keys
+from services.lots.public.api import router as public_router
+from services.lots.public.cache import PublicCache
+from services.lots.public.scans import ScanCounter
+from services.lots.public.service import unavailable_claims
 from shared.db import Database
 from shared.settings import Settings, get_settings
 from shared.web import create_service_app
@@ -38,7 +42,13 @@ def create_app(
     settings = settings or get_settings()
     cooperatives = cooperatives_client(settings, peers)
 
-    async def on_shutdown(_: FastAPI) -> None:
+    scans = ScanCounter()
+
+    async def on_startup(app: FastAPI) -> None:
+        scans.start(app.state.database, every=settings.scan_flush_seconds)
+
+    async def on_shutdown(app: FastAPI) -> None:
+        await scans.stop(app.state.database)
         await cooperatives.aclose()
 
     app = create_service_app(
@@ -47,10 +57,14 @@ def create_app(
         description="The lot ledger: deliveries, transformations, merges, splits, shipments, fairs; "
         "lineage and provenance; EPCIS 2.0 export.",
         settings=settings,
-        routers=[router],
+        routers=[router, public_router],
         idempotency=idempotency_keys,
         database=database,
+        on_startup=on_startup,
         on_shutdown=on_shutdown,
     )
     app.state.cooperatives = cooperatives
+    app.state.public_cache = PublicCache()
+    app.state.public_claims = unavailable_claims
+    app.state.scans = scans
     return app

@@ -205,3 +205,18 @@ class FairPresentation(Base):
     presented_by: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (Index("ix_fair_presentations_fair", "fair_id", "event_id"),)
+
+
+class LotScan(Base):
+    """How often a lot's public page was opened from its QR code, per day: a count, nobody's data.
+
+    Not part of the ledger (not append-only): a counter, added to in batches (public/scans.py).
+    """
+
+    __tablename__ = "lot_scans"
+
+    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scans: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("scans > 0", name="positive_scans"),)

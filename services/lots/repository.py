@@ -240,43 +240,68 @@ async def ancestor_edges(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]
     return (await session.execute(stmt)).all()
 
 
-NODE_CHUNK = 5000
+def _node_columns() -> tuple[Any, ...]:
+    return (
+        Lot.id,
+        Lot.code,
+        Lot.origin,
+        Lot.product,
+        Lot.form,
+        Lot.cooperative_id,
+        Lot.harvested_on,
+        LotState.quantity_g,
+        Delivery.lot_id.label("delivery_lot_id"),
+        Delivery.cooperative_id.label("delivery_cooperative_id"),
+        Delivery.farmer_id,
+        Delivery.plot_id,
+        Delivery.farmer_name,
+        Delivery.farmer_public_name_consent,
+        Delivery.plot_name,
+        Delivery.plot_area_ha,
+        Delivery.ubigeo,
+        Delivery.region,
+        Delivery.province,
+        Delivery.district,
+        Delivery.harvested_on.label("delivery_harvested_on"),
+    )
 
 
-async def lineage_nodes(session: AsyncSession, lot_ids: Sequence[str]) -> list[AnyRow]:
-    """The lots of a lineage as plain rows (no ORM objects: thousands per lineage), by id."""
-    stmt = (
-        select(
-            Lot.id,
-            Lot.code,
-            Lot.origin,
-            Lot.product,
-            Lot.form,
-            Lot.cooperative_id,
-            Lot.harvested_on,
-            LotState.quantity_g,
-            Delivery.lot_id.label("delivery_lot_id"),
-            Delivery.cooperative_id.label("delivery_cooperative_id"),
-            Delivery.farmer_id,
-            Delivery.plot_id,
-            Delivery.farmer_name,
-            Delivery.farmer_public_name_consent,
-            Delivery.plot_name,
-            Delivery.plot_area_ha,
-            Delivery.ubigeo,
-            Delivery.region,
-            Delivery.province,
-            Delivery.district,
-            Delivery.harvested_on.label("delivery_harvested_on"),
+async def lineage_rows(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
+    """One recursive query: every edge above the lot, each with its parent lot as plain columns.
+
+    The lots are joined in the same statement rather than read by id afterwards: an ``IN`` list of
+    thousands of ids costs more to build, send and parse than the walk itself (bench/lineage.py).
+    A parent that feeds several edges comes back once per edge.
+    """
+    postgresql = _dialect(session) == "postgresql"
+    walk = ancestor_edges_cte(lot_id, lateral=postgresql)
+    edge_columns = (
+        walk.c.parent.label("edge_parent"),
+        walk.c.child.label("edge_child"),
+        walk.c.quantity_g.label("edge_grams"),
+        walk.c.event_id.label("edge_event"),
+    )
+    if postgresql:
+        # Each parent's row by primary key, whatever the planner guesses of the walk's size: as a
+        # plain join it may hash the whole lots table to meet ~2,000 rows.
+        lateral = (
+            select(*_node_columns())
+            .join(LotState, LotState.lot_id == Lot.id)
+            .outerjoin(Delivery, Delivery.lot_id == Lot.id)
+            .where(Lot.id == walk.c.parent)
+            .offset(0)
+            .lateral("node")
         )
+        stmt = select(*edge_columns, *lateral.c).select_from(walk).join(lateral, true())
+        return (await session.execute(stmt)).all()
+    stmt = (
+        select(*edge_columns, *_node_columns())
+        .select_from(walk)
+        .join(Lot, Lot.id == walk.c.parent)
         .join(LotState, LotState.lot_id == Lot.id)
         .outerjoin(Delivery, Delivery.lot_id == Lot.id)
     )
-    rows: list[AnyRow] = []
-    for start in range(0, len(lot_ids), NODE_CHUNK):
-        chunk = list(lot_ids[start : start + NODE_CHUNK])
-        rows.extend((await session.execute(stmt.where(Lot.id.in_(chunk)))).all())
-    return rows
+    return (await session.execute(stmt)).all()
 
 
 def ancestor_ids(session: AsyncSession, lot_id: str) -> LotIds:

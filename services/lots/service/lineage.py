@@ -1,8 +1,9 @@
 """Where a lot came from: its ancestor graph, and each plot's, farmer's and district's share.
 
-The graph comes from one recursive query (repository.ancestor_edges); the arithmetic is exact
-(``Fraction``) and only the final percentages are rounded — by the largest-remainder method, so
-the shares printed for a buyer add up to exactly 100 %.
+The graph comes from one recursive query (repository.lineage_rows); the arithmetic is exact
+(rationals) and only the final percentages are rounded — by the largest-remainder method, so
+the shares printed for a buyer add up to exactly 100 %. The rationals are GMP's (``gmpy2.mpq``):
+the same exact values as ``fractions.Fraction``, about four times faster on a 2,000-lot lineage.
 """
 
 from __future__ import annotations
@@ -15,17 +16,16 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from gmpy2 import mpq
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.lots import repository
 from services.lots.repository import LotView
-from services.lots.rules import GRAMS_PER_KG, KG_QUANTUM, Form, Product, to_kg
+from services.lots.rules import GRAMS_PER_KG, KG_QUANTUM, to_kg
 from services.lots.schemas import (
     CooperativeShare,
     DistrictShare,
     FarmerShare,
-    LineageEdge,
-    LineageNode,
     LineageRead,
     PlotShare,
     ProvenanceRead,
@@ -33,6 +33,9 @@ from services.lots.schemas import (
 
 K = TypeVar("K", bound=Hashable)
 SHARE_PLACES = 4
+# An exact rational: gmpy2.mpq (untyped) in the walk; Fraction is accepted wherever one is read.
+Rational = Any
+ZERO = mpq(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +140,8 @@ class Graph:
     target: Node
     nodes: dict[str, Node]
     edges: list[tuple[str, str, int, str]]
-    share: dict[str, Fraction]
-    contributed_g: dict[str, Fraction]
+    share: dict[str, Rational]
+    contributed_g: dict[str, Rational]
 
     def deliveries(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.delivery is not None]
@@ -149,115 +152,130 @@ def walk_shares(
     target_quantity_g: int,
     edges: list[tuple[str, str, int, str]],
     quantities: Mapping[str, int],
-) -> tuple[dict[str, Fraction], dict[str, Fraction]]:
+) -> tuple[dict[str, Rational], dict[str, Rational]]:
     """From the lot down: each ancestor's share of the lot by weight, and the grams of it that reached
-    the lot (in the ancestor's own form: wet kilos for a delivery of wet cacao)."""
+    the lot (in the ancestor's own form: wet kilos for a delivery of wet cacao).
+
+    A lot is expanded once all its children are done (a topological order), so a lot reached by
+    several paths hands down the sum of what came through each.
+    """
     into: dict[str, list[tuple[str, int]]] = defaultdict(list)
     pending: dict[str, int] = defaultdict(int)
     for parent, child, grams, _ in edges:
         into[child].append((parent, grams))
         pending[parent] += 1
-    share: dict[str, Fraction] = defaultdict(Fraction)
-    contributed: dict[str, Fraction] = defaultdict(Fraction)
-    share[target_id] = Fraction(1)
-    contributed[target_id] = Fraction(target_quantity_g)
+    share: dict[str, Rational] = {target_id: mpq(1)}
+    contributed: dict[str, Rational] = {target_id: mpq(target_quantity_g)}
     ready = [target_id]
     while ready:
         child = ready.pop()
-        inputs = into.get(child, [])
-        total_in = sum(g for _, g in inputs)
+        inputs = into.get(child)
+        if not inputs:
+            continue
+        # A child's share reaches its inputs in proportion to the grams each gave it.
+        share_per_gram = share[child] / sum(g for _, g in inputs)
         quantity = quantities[child]
+        kept_per_gram = contributed[child] / quantity if quantity else None
         for parent, grams in inputs:
-            share[parent] += share[child] * Fraction(grams, total_in)
-            if quantity:
-                contributed[parent] += contributed[child] * Fraction(grams, quantity)
+            share[parent] = share.get(parent, ZERO) + share_per_gram * grams
+            if kept_per_gram is not None:
+                contributed[parent] = contributed.get(parent, ZERO) + kept_per_gram * grams
             pending[parent] -= 1
             if pending[parent] == 0:
                 ready.append(parent)
-    return dict(share), dict(contributed)
+    return share, contributed
 
 
 async def lineage_graph(session: AsyncSession, view: LotView) -> Graph:
-    """The lot's ancestors: one recursive query for the edges, then the lots they name by id."""
+    """The lot's ancestors: one recursive query that brings each edge with its parent lot."""
     target = Node.of_view(view)
-    edges = [(p, c, g, e) for p, c, g, e in await repository.ancestor_edges(session, target.id)]
-    parents = list(dict.fromkeys(p for p, _, _, _ in edges))
+    edges: list[tuple[str, str, int, str]] = []
     nodes: dict[str, Node] = {target.id: target}
-    for row in await repository.lineage_nodes(session, parents):
-        nodes[row.id] = Node.of_row(row)
+    for row in await repository.lineage_rows(session, target.id):
+        edges.append((row.edge_parent, row.edge_child, row.edge_grams, row.edge_event))
+        if row.edge_parent not in nodes:
+            nodes[row.edge_parent] = Node.of_row(row)
     quantities = {lot_id: node.quantity_g for lot_id, node in nodes.items()}
     share, contributed = walk_shares(target.id, target.quantity_g, edges, quantities)
     return Graph(target, nodes, edges, share, contributed)
 
 
-def largest_remainder(fractions: Mapping[K, Fraction], places: int = SHARE_PLACES) -> dict[K, Decimal]:
+def largest_remainder(fractions: Mapping[K, Rational], places: int = SHARE_PLACES) -> dict[K, Decimal]:
     """Percentages with ``places`` decimals that add up to exactly 100 when the fractions add up to 1."""
     scale = 100 * 10**places
     floors: dict[K, int] = {}
     remainders: dict[K, float] = {}
+    total = ZERO
     for k, f in fractions.items():
-        whole, rest = divmod(f.numerator * scale, f.denominator)
+        numerator, denominator = int(f.numerator), int(f.denominator)
+        whole, rest = divmod(numerator * scale, denominator)
         floors[k] = whole
         # Only the order of the remainders matters; a float orders them (ties fall to the key).
-        remainders[k] = rest / f.denominator
-    total = sum(fractions.values(), Fraction(0)) * scale
-    missing = round(total) - sum(floors.values())
+        remainders[k] = rest / denominator
+        total += f
+    missing = round(Fraction(int(total.numerator), int(total.denominator)) * scale) - sum(floors.values())
     for k in sorted(remainders, key=lambda k: (-remainders[k], str(k)))[:missing]:
         floors[k] += 1
     return {k: Decimal(v).scaleb(-places) for k, v in floors.items()}
 
 
-def _percent(fraction: Fraction) -> Decimal:
-    quantum = Decimal(1).scaleb(-SHARE_PLACES)
-    return (Decimal(fraction.numerator * 100) / Decimal(fraction.denominator)).quantize(
-        quantum, ROUND_HALF_EVEN
+PERCENT_QUANTUM = Decimal(1).scaleb(-SHARE_PLACES)
+
+
+def _percent(fraction: Rational) -> Decimal:
+    return (Decimal(int(fraction.numerator) * 100) / Decimal(int(fraction.denominator))).quantize(
+        PERCENT_QUANTUM, ROUND_HALF_EVEN
     )
 
 
-def _kg(grams: Fraction) -> Decimal:
-    return (Decimal(grams.numerator) / Decimal(grams.denominator * GRAMS_PER_KG)).quantize(
+def _kg(grams: Rational) -> Decimal:
+    return (Decimal(int(grams.numerator)) / Decimal(int(grams.denominator) * GRAMS_PER_KG)).quantize(
         KG_QUANTUM, ROUND_HALF_EVEN
     )
 
 
-def _node(graph: Graph, node: Node, share: Decimal | None = None) -> LineageNode:
-    # Trusted values built here: model_construct skips re-validating thousands of nodes.
+def _node(graph: Graph, node: Node, share: Decimal | None = None) -> dict[str, Any]:
     delivery = node.delivery
-    return LineageNode.model_construct(
-        lot_id=node.id,
-        code=node.code,
-        origin=node.origin,
-        product=Product(node.product),
-        form=Form(node.form),
-        quantity_kg=to_kg(node.quantity_g),
-        contributed_kg=_kg(graph.contributed_g.get(node.id, Fraction(0))),
-        share_pct=share if share is not None else _percent(graph.share.get(node.id, Fraction(0))),
-        cooperative_id=node.cooperative_id,
-        farmer_id=delivery.farmer_id if delivery else None,
-        plot_id=delivery.plot_id if delivery else None,
-        harvested_on=node.harvested_on,
-    )
+    return {
+        "lot_id": node.id,
+        "code": node.code,
+        "origin": node.origin,
+        "product": node.product,
+        "form": node.form,
+        "quantity_kg": to_kg(node.quantity_g),
+        "contributed_kg": _kg(graph.contributed_g.get(node.id, ZERO)),
+        "share_pct": share if share is not None else _percent(graph.share.get(node.id, ZERO)),
+        "cooperative_id": node.cooperative_id,
+        "farmer_id": delivery.farmer_id if delivery else None,
+        "plot_id": delivery.plot_id if delivery else None,
+        "harvested_on": node.harvested_on,
+    }
 
 
 def lineage_read(graph: Graph) -> LineageRead:
+    # Plain dicts validated in one call: pydantic-core builds the thousands of nodes faster than a
+    # Python loop of model_construct (bench/lineage.py, "endpoint").
     deliveries = graph.deliveries()
     delivery_shares = largest_remainder({n.id: graph.share[n.id] for n in deliveries})
-    return LineageRead(
-        lot_id=graph.target.id,
-        nodes=[_node(graph, n) for n in graph.nodes.values()],
-        edges=[
-            LineageEdge.model_construct(from_lot_id=p, to_lot_id=c, quantity_kg=to_kg(g), event_id=e)
-            for p, c, g, e in graph.edges
-        ],
-        deliveries=[_node(graph, n, delivery_shares[n.id]) for n in deliveries],
+    return LineageRead.model_validate(
+        {
+            "lot_id": graph.target.id,
+            "nodes": [_node(graph, n) for n in graph.nodes.values()],
+            "edges": [
+                {"from_lot_id": p, "to_lot_id": c, "quantity_kg": to_kg(g), "event_id": e}
+                for p, c, g, e in graph.edges
+            ],
+            "deliveries": [_node(graph, n, delivery_shares[n.id]) for n in deliveries],
+        }
     )
 
 
-def _sum_by(graph: Graph, key: Any) -> dict[Any, Fraction]:
-    totals: dict[Any, Fraction] = defaultdict(Fraction)
+def _sum_by(graph: Graph, key: Any) -> dict[Any, Rational]:
+    totals: dict[Any, Rational] = {}
     for node in graph.deliveries():
-        totals[key(node.delivery)] += graph.share[node.id]
-    return dict(totals)
+        k = key(node.delivery)
+        totals[k] = totals.get(k, ZERO) + graph.share[node.id]
+    return totals
 
 
 def provenance_read(graph: Graph) -> ProvenanceRead:
@@ -295,7 +313,7 @@ def provenance_read(graph: Graph) -> ProvenanceRead:
                     province=ds[0].province,
                     region=ds[0].region,
                     share_pct=plot_pct[plot_id],
-                    contributed_kg=_kg(sum((graph.contributed_g[d.lot_id] for d in ds), Fraction(0))),
+                    contributed_kg=_kg(sum((graph.contributed_g[d.lot_id] for d in ds), ZERO)),
                     harvested_from=min(d.harvested_on for d in ds),
                     harvested_to=max(d.harvested_on for d in ds),
                 )

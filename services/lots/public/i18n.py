@@ -1,0 +1,179 @@
+"""The page's words in Spanish (first) and English, and how a request picks one."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Final
+
+LANGUAGES: Final = ("es", "en")
+
+MONTHS: Final = {
+    "es": ("ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sep", "oct", "nov", "dic"),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+WORDS: Final[dict[str, dict[str, str]]] = {
+    "es": {
+        "title": "Origen del lote",
+        "lot": "Lote",
+        "cooperative": "Cooperativa",
+        "cooperatives": "Cooperativas",
+        "origin": "Origen",
+        "farmers": "familias productoras",
+        "plots": "parcelas",
+        "deliveries": "entregas",
+        "harvest": "Cosecha",
+        "districts": "Distritos de origen, por peso",
+        "named_farmers": "Productores que aceptaron ser nombrados",
+        "journey": "Recorrido",
+        "quality": "Calidad",
+        "moisture": "Humedad",
+        "cupping": "Puntaje de taza",
+        "well_fermented": "Bien fermentados (prueba de corte)",
+        "grade": "Grado",
+        "claims": "Certificaciones y verificaciones",
+        "organic": "Orgánico",
+        "coca_free": "Libre de coca",
+        "deforestation_free": "Libre de deforestación (después de 2020)",
+        "claims_unavailable": "Temporalmente no disponible: el servicio de certificación no respondió. "
+        "Vuelva a intentarlo en unos minutos.",
+        "updated": "Última actualización",
+        "peru": "Perú",
+        "of": "de",
+        "to": "al",
+        "kg": "kg",
+        "json": "Datos (JSON)",
+        "links": "Enlaces GS1",
+        "other_language": "English",
+        "not_found_title": "Lote no encontrado",
+        "not_found": "No encontramos un lote con el código {code}. Revise el código impreso en el saco.",
+        "privacy": "Sin datos personales: ningún DNI, ningún nombre sin consentimiento, ninguna coordenada.",
+        "status_verified": "Verificado",
+        "status_not_verified": "No verificado",
+        "status_failed": "No cumple",
+        "status_unavailable": "No disponible",
+        "map": "Regiones de origen en el Perú",
+    },
+    "en": {
+        "title": "Lot origin",
+        "lot": "Lot",
+        "cooperative": "Cooperative",
+        "cooperatives": "Cooperatives",
+        "origin": "Origin",
+        "farmers": "farming families",
+        "plots": "plots",
+        "deliveries": "deliveries",
+        "harvest": "Harvest",
+        "districts": "Districts of origin, by weight",
+        "named_farmers": "Farmers who agreed to be named",
+        "journey": "Journey",
+        "quality": "Quality",
+        "moisture": "Moisture",
+        "cupping": "Cupping score",
+        "well_fermented": "Well fermented (cut test)",
+        "grade": "Grade",
+        "claims": "Certifications and verifications",
+        "organic": "Organic",
+        "coca_free": "Coca-free",
+        "deforestation_free": "Deforestation-free (after 2020)",
+        "claims_unavailable": "Temporarily unavailable: the certification service did not answer. "
+        "Please try again in a few minutes.",
+        "updated": "Last updated",
+        "peru": "Peru",
+        "of": "of",
+        "to": "to",
+        "kg": "kg",
+        "json": "Data (JSON)",
+        "links": "GS1 links",
+        "other_language": "Español",
+        "not_found_title": "Lot not found",
+        "not_found": "We found no lot with code {code}. Please check the code printed on the bag.",
+        "privacy": "No personal data: no national ids, no names without consent, no coordinates.",
+        "status_verified": "Verified",
+        "status_not_verified": "Not verified",
+        "status_failed": "Does not comply",
+        "status_unavailable": "Unavailable",
+        "map": "Regions of origin in Peru",
+    },
+}
+
+PRODUCTS: Final = {
+    "es": {"cacao": "Cacao", "coffee": "Café"},
+    "en": {"cacao": "Cocoa", "coffee": "Coffee"},
+}
+FORMS: Final = {
+    "es": {
+        "baba": "cacao en baba (fresco)",
+        "fermented": "cacao fermentado",
+        "dry": "cacao en grano seco",
+        "cherry": "café cereza",
+        "parchment": "café pergamino",
+        "green": "café verde (oro)",
+    },
+    "en": {
+        "baba": "wet cocoa beans (baba)",
+        "fermented": "fermented cocoa beans",
+        "dry": "dried cocoa beans",
+        "cherry": "coffee cherry",
+        "parchment": "parchment coffee",
+        "green": "green coffee",
+    },
+}
+STAGES: Final = {
+    "es": {
+        "delivery": "Entrega de las familias (acopio)",
+        "fermentation": "Fermentación",
+        "drying": "Secado",
+        "hulling": "Pilado",
+        "sorting": "Selección",
+        "merge": "Mezcla de lotes",
+        "split": "Ensacado",
+        "quality": "Control de calidad",
+        "storage": "Almacén",
+        "handover": "Entrega al exportador",
+        "shipment": "Embarque",
+        "fair": "Feria",
+    },
+    "en": {
+        "delivery": "Delivered by the farming families",
+        "fermentation": "Fermentation",
+        "drying": "Drying",
+        "hulling": "Hulling",
+        "sorting": "Sorting",
+        "merge": "Lots merged",
+        "split": "Bagged",
+        "quality": "Quality control",
+        "storage": "Storage",
+        "handover": "Handed to the exporter",
+        "shipment": "Shipment",
+        "fair": "Trade fair",
+    },
+}
+
+
+def pick_language(asked: str | None, accept_language: str | None) -> str:
+    """``?lang=`` first, then the best of ``Accept-Language`` we speak, else Spanish."""
+    if asked in LANGUAGES:
+        return str(asked)
+    best: tuple[float, str] | None = None
+    for part in (accept_language or "").split(","):
+        tag, _, params = part.strip().partition(";")
+        language = tag.strip().lower().split("-")[0]
+        if language not in LANGUAGES:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0 and (best is None or quality > best[0]):
+            best = (quality, language)
+    return best[1] if best else "es"
+
+
+def format_date(value: date | datetime, language: str) -> str:
+    month = MONTHS[language][value.month - 1]
+    return f"{value.day} {month} {value.year}" if language == "es" else f"{month} {value.day}, {value.year}"

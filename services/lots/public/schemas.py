@@ -1,0 +1,117 @@
+"""The public provenance of a lot: what anyone holding the bag may read — nothing personal.
+
+No DNI, no farmer name without the farmer's consent, no plot, farmer or lot ids of the registry,
+no coordinates: origin is told by district (INEI ubigeo), which is coarser than the 0.1° the
+architecture allows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from services.lots.rules import Form, Product
+from shared.types import JsonDecimal
+
+Stage = Literal[
+    "delivery",
+    "fermentation",
+    "drying",
+    "hulling",
+    "sorting",
+    "merge",
+    "split",
+    "quality",
+    "storage",
+    "handover",
+    "shipment",
+    "fair",
+]
+
+
+class PublicCooperative(BaseModel):
+    name: str
+    region: str | None
+    province: str | None
+    district: str | None
+    share_pct: JsonDecimal = Field(description="Share of the lot by weight delivered to this cooperative.")
+
+
+class PublicDistrict(BaseModel):
+    ubigeo: str | None
+    district: str | None
+    province: str | None
+    region: str | None
+    share_pct: JsonDecimal
+
+
+class PublicOrigin(BaseModel):
+    country: str = Field(default="PE", description="ISO 3166-1 alpha-2.")
+    farmers: int = Field(description="How many farmers' deliveries went into the lot.")
+    plots: int
+    deliveries: int
+    harvested_from: date
+    harvested_to: date
+    districts: list[PublicDistrict]
+    named_farmers: list[str] = Field(
+        description="Names of the farmers who agreed to be named publicly; the others are only counted."
+    )
+
+
+class JourneyStep(BaseModel):
+    stage: Stage
+    count: int = Field(description="How many such events (e.g. deliveries, fermentation batches).")
+    first_at: datetime
+    last_at: datetime
+    place: str | None = Field(default=None, description="Where, when the ledger says (fair, port, country).")
+
+
+class PublicQuality(BaseModel):
+    measured_at: datetime
+    moisture_pct: JsonDecimal | None = None
+    cupping_score: JsonDecimal | None = None
+    well_fermented_pct: JsonDecimal | None = None
+    grade: str | None = None
+
+
+class PublicClaim(BaseModel):
+    status: Literal["verified", "not_verified", "failed", "unavailable"]
+    reason: str | None = None
+    evidence: list[str] = []
+
+
+class PublicClaims(BaseModel):
+    available: bool = Field(description="False when the certification service could not be asked.")
+    organic: dict[str, PublicClaim] = {}
+    coca_free: PublicClaim | None = None
+    deforestation_free: PublicClaim | None = None
+
+
+class PublicLot(BaseModel):
+    code: str
+    digital_link: str
+    gtin: str | None
+    product: Product
+    form: Form
+    quantity_kg: JsonDecimal
+    cooperatives: list[PublicCooperative]
+    origin: PublicOrigin
+    journey: list[JourneyStep]
+    quality: PublicQuality | None
+    claims: PublicClaims
+    updated_at: datetime = Field(description="When the ledger last recorded something about this lot.")
+
+
+class DayScans(BaseModel):
+    day: date
+    scans: int
+
+
+class LotScans(BaseModel):
+    lot_id: str
+    total: int = Field(
+        description="Times the lot's page was opened from its QR code (no personal data kept)."
+    )
+    days: list[DayScans]

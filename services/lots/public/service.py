@@ -1,0 +1,248 @@
+"""The public provenance of a lot, built from the ledger, the registry and (when reachable) the claims."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import pycountry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cooperatives.client import CooperativesClient
+from services.lots import repository
+from services.lots.codes import digital_link, normalise_code
+from services.lots.models import LotEvent
+from services.lots.public import repository as public_repository
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.scans import ScanCounter
+from services.lots.public.schemas import (
+    DayScans,
+    JourneyStep,
+    LotScans,
+    PublicClaims,
+    PublicCooperative,
+    PublicDistrict,
+    PublicLot,
+    PublicOrigin,
+    PublicQuality,
+    Stage,
+)
+from services.lots.repository import LotView
+from services.lots.rules import to_kg
+from services.lots.service.lineage import lineage_graph, provenance_read
+from services.lots.service.reading import readable_lot
+from shared.auth import Principal
+from shared.errors import NotFound
+
+# How the lot was made: read over its whole lineage. What happened to the lot itself (handed over,
+# shipped, shown at a fair) is read on the lot only: an ancestor's other bags went elsewhere.
+MAKING = ("delivery", "transformation", "merge", "split", "quality", "storage")
+OWN = ("handover", "shipment", "fair")
+STAGE_ORDER: tuple[Stage, ...] = (
+    "delivery",
+    "fermentation",
+    "drying",
+    "hulling",
+    "sorting",
+    "merge",
+    "split",
+    "quality",
+    "storage",
+    "handover",
+    "shipment",
+    "fair",
+)
+STAGES: dict[str, Stage] = {stage: stage for stage in STAGE_ORDER}
+ClaimsSource = Callable[[str], Awaitable[PublicClaims]]
+
+
+async def unavailable_claims(_lot_id: str) -> PublicClaims:
+    return PublicClaims(available=False)
+
+
+async def lot_by_code(session: AsyncSession, code: str) -> LotView:
+    view = await repository.get_lot_by_code(session, normalise_code(code))
+    if view is None:
+        raise NotFound(f"No lot with code {code}.", code="lot_not_found")
+    return view
+
+
+async def version(session: AsyncSession, view: LotView) -> tuple[int, datetime]:
+    """What the public answer depends on in the ledger: (events, last recorded) over the lineage."""
+    count, last = await public_repository.lineage_version(session, view.lot.id)
+    return count, last or view.lot.created_at
+
+
+def _country(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    return str(country.name) if country is not None else code
+
+
+async def _journey(session: AsyncSession, lot_id: str) -> list[JourneyStep]:
+    steps: dict[Stage, JourneyStep] = {}
+
+    def add(stage: Stage, count: int, first: datetime, last: datetime, place: str | None = None) -> None:
+        known = steps.get(stage)
+        if known is None:
+            steps[stage] = JourneyStep(stage=stage, count=count, first_at=first, last_at=last, place=place)
+            return
+        known.count += count
+        known.first_at, known.last_at = min(known.first_at, first), max(known.last_at, last)
+        if place and place not in (known.place or ""):
+            known.place = f"{known.place}; {place}" if known.place else place
+
+    for type_, process, count, first, last in await public_repository.journey_events(session, lot_id, MAKING):
+        stage = STAGES.get(process if type_ == "transformation" else type_)
+        if stage is not None:
+            add(stage, int(count), first, last)
+    own = await public_repository.standing_events(session, lot_id, OWN)
+    fairs = await public_repository.fairs_by_id(session, [e.data["fair_id"] for e in own if e.type == "fair"])
+    for event in own:
+        add(STAGES[event.type], 1, event.event_time, event.event_time, _place(event, fairs))
+    return [steps[s] for s in STAGE_ORDER if s in steps]
+
+
+def _place(event: LotEvent, fairs: dict[str, Any]) -> str | None:
+    data = event.data
+    if event.type == "shipment":
+        port = data.get("port_of_loading")
+        destination = _country(str(data["destination_country"]))
+        return f"{port} → {destination}" if port else destination
+    if event.type == "fair":
+        fair = fairs.get(data["fair_id"])
+        return f"{fair.name}, {fair.city}" if fair is not None else data.get("fair_name")
+    return None
+
+
+def _quality(event: LotEvent | None) -> PublicQuality | None:
+    if event is None:
+        return None
+    data = event.data
+    cut = data.get("cut_test") or {}
+
+    def number(value: Any) -> Decimal | None:
+        return Decimal(str(value)) if value is not None else None
+
+    return PublicQuality(
+        measured_at=event.event_time,
+        moisture_pct=number(data.get("moisture_pct")),
+        cupping_score=number(data.get("cupping_score")),
+        well_fermented_pct=number(cut.get("well_fermented_pct")),
+        grade=data.get("grade"),
+    )
+
+
+async def public_lot(
+    session: AsyncSession,
+    cooperatives: CooperativesClient,
+    view: LotView,
+    *,
+    public_base_url: str,
+    updated_at: datetime,
+    claims: ClaimsSource = unavailable_claims,
+) -> PublicLot:
+    provenance = provenance_read(await lineage_graph(session, view))
+    registry = {
+        c.cooperative_id: await cooperatives.get_cooperative(c.cooperative_id)
+        for c in provenance.cooperatives
+    }
+    lot = view.lot
+    return PublicLot(
+        code=lot.code,
+        digital_link=digital_link(public_base_url, lot.code, lot.gtin),
+        gtin=lot.gtin,
+        product=lot.product,
+        form=lot.form,
+        quantity_kg=to_kg(view.state.quantity_g),
+        cooperatives=[
+            PublicCooperative(
+                name=registry[c.cooperative_id].name,
+                region=registry[c.cooperative_id].region,
+                province=registry[c.cooperative_id].province,
+                district=registry[c.cooperative_id].district,
+                share_pct=c.share_pct,
+            )
+            for c in provenance.cooperatives
+        ],
+        origin=PublicOrigin(
+            farmers=len(provenance.farmers),
+            plots=len(provenance.plots),
+            deliveries=provenance.deliveries,
+            harvested_from=provenance.harvested_from,
+            harvested_to=provenance.harvested_to,
+            districts=[PublicDistrict.model_validate(d.model_dump()) for d in provenance.districts],
+            named_farmers=sorted(f.name for f in provenance.farmers if f.public_name_consent),
+        ),
+        journey=await _journey(session, lot.id),
+        quality=_quality(await public_repository.latest_lineage_quality(session, lot.id)),
+        claims=await claims(lot.id),
+        updated_at=updated_at,
+    )
+
+
+async def public_entry(
+    session: AsyncSession,
+    cooperatives: CooperativesClient,
+    cache: PublicCache,
+    code: str,
+    *,
+    public_base_url: str,
+    claims: ClaimsSource = unavailable_claims,
+    revalidate_seconds: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> Entry:
+    """The lot's public answer, from the cache when neither the ledger nor the claims changed."""
+    wanted = normalise_code(code)
+    entry = cache.get(wanted)
+    now = clock()
+    if entry is not None and now - entry.checked_at < revalidate_seconds:
+        return entry
+    view = await lot_by_code(session, wanted)
+    count, last = await version(session, view)
+    current = await claims(view.lot.id)
+    key = f"{count}|{last.isoformat()}|{current.model_dump_json()}"
+    if entry is not None and entry.version == key:
+        entry.checked_at = now
+        return entry
+    lot = await public_lot(
+        session,
+        cooperatives,
+        view,
+        public_base_url=public_base_url,
+        updated_at=last,
+        claims=lambda _lot_id: _ready(current),
+    )
+    entry = Entry(version=key, lot_id=view.lot.id, lot=lot, checked_at=now)
+    cache.put(wanted, entry)
+    return entry
+
+
+async def _ready(claims: PublicClaims) -> PublicClaims:
+    return claims
+
+
+async def resolve(session: AsyncSession, gtin: str, code: str) -> LotView:
+    """The lot a Digital Link names: its code and the GTIN it was issued under must both match."""
+    view = await repository.get_lot_by_code(session, normalise_code(code))
+    if view is None or view.lot.gtin != gtin:
+        raise NotFound(f"No lot {code} of GTIN {gtin}.", code="item_not_found")
+    return view
+
+
+async def lot_scans(
+    session: AsyncSession, principal: Principal, lot_id: str, *, counter: ScanCounter
+) -> LotScans:
+    """Scans per day for those who may read the lot (its cooperative, its exporter); this process's
+    counts not yet written are included."""
+    await readable_lot(session, principal, lot_id)
+    days = {row.day: row.scans for row in await public_repository.scans_of(session, lot_id)}
+    for day, n in counter.pending_of(lot_id).items():
+        days[day] = days.get(day, 0) + n
+    return LotScans(
+        lot_id=lot_id,
+        total=sum(days.values()),
+        days=[DayScans(day=day, scans=n) for day, n in sorted(days.items())],
+    )

@@ -1,0 +1,314 @@
+"""The public side: provenance JSON and page, the Digital Link resolver, caching and privacy."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+from stdnum import ean
+
+from deploy.allinone import AllInOne
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.service import public_entry
+from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
+from tests.lots.calls import HeadersFor, event, split
+
+GS1_PREFIX = "7751234"
+GTIN13 = "775123400001"[:12] + ean.calc_check_digit("775123400001"[:12])
+GTIN14 = "0" + GTIN13
+BAD_GTIN14 = GTIN14[:-1] + str((int(GTIN14[-1]) + 1) % 10)
+# A DNI is 8 digits. All of Peru lies south and west of 0°, 0°: its coordinates are negative, and one
+# finer than 0.1° has two or more decimals (shares and kilograms are never negative).
+DNI = re.compile(r"(?<![\w.])\d{8}(?![\w.])")
+FINE_COORDINATE = re.compile(r"(?<![\d:])-\d{1,3}\.\d{2,}")
+
+
+async def gs1_origin(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> Origin:
+    return await create_origin(
+        api, admin_headers, headers_for, gs1_company_prefix=GS1_PREFIX, gtins={"cacao": GTIN13}
+    )
+
+
+async def test_public_json_tells_origin_and_hides_personal_data(
+    api: httpx.AsyncClient, origin: Origin
+) -> None:
+    shy = await create_farmer(api, origin.headers, origin.cooperative_id, public_name_consent=False)
+    shy_plot = await create_plot(api, origin.headers, shy["id"])
+    first = await deliver(api, origin, "60")
+    second = await deliver(api, origin, "40", farmer_id=shy["id"], plot_id=shy_plot["id"])
+    merged = await api.post(
+        "/api/v1/lots/merge",
+        json={
+            "inputs": [
+                {"lot_id": first["id"], "quantity_kg": "60"},
+                {"lot_id": second["id"], "quantity_kg": "40"},
+            ]
+        },
+        headers=origin.headers,
+    )
+    assert merged.status_code == 201, merged.text
+    code = merged.json()["code"]
+
+    response = await api.get(f"/api/v1/public/lots/{code}")
+    assert response.status_code == 200, response.text
+    lot = response.json()
+    assert lot["code"] == code and lot["product"] == "cacao" and lot["form"] == "baba"
+    assert lot["origin"]["farmers"] == 2 and lot["origin"]["plots"] == 2 and lot["origin"]["deliveries"] == 2
+    assert lot["origin"]["named_farmers"] == [origin.farmer["name"]]
+    assert [c["name"] for c in lot["cooperatives"]] == [origin.cooperative["name"]]
+    assert sum(d["share_pct"] for d in lot["origin"]["districts"]) == 100
+    assert [s["stage"] for s in lot["journey"]] == ["delivery", "merge"]
+    assert lot["journey"][0]["count"] == 2
+    assert lot["claims"]["available"] is False
+    text = response.text
+    for secret in (origin.farmer["dni"], shy["dni"], shy["name"], origin.farmer["id"], origin.plot["id"]):
+        assert secret not in text
+    assert not FINE_COORDINATE.search(text)
+
+
+async def test_unknown_code_is_a_problem_in_json_and_a_bilingual_page(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/public/lots/XXXXXXXXX")
+    assert response.status_code == 404
+    assert response.json()["code"] == "lot_not_found"
+    page = await api.get("/l/<script>alert(1)</script>")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Lote no encontrado" in page.text and "Lot not found" in page.text
+    assert "<script>" not in page.text and "Traceback" not in page.text
+
+
+async def test_page_speaks_spanish_first_english_on_request(
+    api: httpx.AsyncClient, lot: dict[str, Any]
+) -> None:
+    spanish = await api.get(f"/l/{lot['code']}")
+    assert spanish.status_code == 200
+    assert '<html lang="es">' in spanish.text and "Recorrido" in spanish.text and "Cacao" in spanish.text
+    english = await api.get(f"/l/{lot['code']}", headers={"Accept-Language": "en-GB,en;q=0.9,es;q=0.5"})
+    assert '<html lang="en">' in english.text and "Journey" in english.text and "Cocoa" in english.text
+    switched = await api.get(f"/l/{lot['code']}?lang=en", headers={"Accept-Language": "es"})
+    assert '<html lang="en">' in switched.text
+    assert 'href="?lang=es"' in switched.text  # the switch back, a plain link (works without JavaScript)
+    assert spanish.headers["etag"] != english.headers["etag"]
+    assert "accept-language" in spanish.headers["vary"].lower()
+
+
+async def test_page_is_self_contained_small_and_describes_the_product(
+    api: httpx.AsyncClient, lot: dict[str, Any]
+) -> None:
+    page = await api.get(f"/l/{lot['code']}")
+    html = page.text
+    assert len(page.content) <= 100 * 1024
+    # Nothing loaded from anywhere: no external scripts, styles, images, fonts or frames.
+    assert not re.search(r"<(script|img|iframe|link)[^>]+(src|href)=\"https?://", html)
+    assert not re.search(r"<link[^>]+rel=\"stylesheet\"", html)
+    assert "@import" not in html and "url(" not in html
+    assert "<script src" not in html
+    (ld,) = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    product = json.loads(ld)
+    assert product["@type"] == "Product" and product["sku"] == lot["code"]
+    assert product["countryOfOrigin"]["identifier"] == "PE"
+
+
+async def test_page_and_json_are_revalidated_by_etag_and_change_with_the_ledger(
+    api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
+) -> None:
+    url = f"/l/{lot['code']}"
+    first = await api.get(url)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"].startswith("public")
+    assert "last-modified" in first.headers
+    again = await api.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+
+    await event(api, origin.headers, lot["id"], type="quality", moisture_pct="7.0", grade="Grado 1")
+    changed = await api.get(url, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert "Grado 1" in changed.text and "Control de calidad" in changed.text
+
+    json_first = await api.get(f"/api/v1/public/lots/{lot['code']}")
+    assert json_first.json()["quality"]["grade"] == "Grado 1"
+    assert (
+        await api.get(
+            f"/api/v1/public/lots/{lot['code']}", headers={"If-None-Match": json_first.headers["etag"]}
+        )
+    ).status_code == 304
+
+
+async def test_a_new_event_on_an_ancestor_changes_a_descendant_page(
+    api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
+) -> None:
+    response = await split(api, origin.headers, lot["id"], "30", "20")
+    assert response.status_code == 201, response.text
+    bag = response.json()["lots"][0]
+    before = await api.get(f"/l/{bag['code']}")
+    # The parent's delivery is corrected: the bag's provenance rests on it.
+    timeline = (await api.get(f"/api/v1/lots/{lot['id']}/events", headers=origin.headers)).json()["items"]
+    delivery = next(e for e in timeline if e["type"] == "delivery")
+    corrected = await api.post(
+        f"/api/v1/lots/{lot['id']}/events",
+        json={
+            "type": "correction",
+            "corrects_event_id": delivery["id"],
+            "explanation": "scale",
+            "quantity_kg": "90",
+        },
+        headers=origin.headers,
+    )
+    assert corrected.status_code == 201, corrected.text
+    after = await api.get(f"/l/{bag['code']}", headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200 and after.headers["etag"] != before.headers["etag"]
+
+
+async def test_resolver_redirects_to_the_page_and_to_the_link_type_asked(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    lot = await deliver(api, await gs1_origin(api, admin_headers, headers_for), "80")
+    assert lot["digital_link"].endswith(f"/01/{GTIN14}/10/{lot['code']}")
+    path = f"/01/{GTIN14}/10/{lot['code']}"
+    default = await api.get(path)
+    assert default.status_code == 307
+    assert default.headers["location"].endswith(f"/l/{lot['code']}")
+    assert 'rel="linkset"' in default.headers["link"]
+    traceability = await api.get(path, params={"linkType": "gs1:traceability"})
+    assert traceability.status_code == 307
+    assert traceability.headers["location"].endswith(f"/api/v1/public/lots/{lot['code']}")
+    certification = await api.get(path, params={"linkType": "https://gs1.org/voc/certificationInfo"})
+    assert certification.headers["location"].endswith(f"/api/v1/claims/lots/{lot['id']}")
+    epcis = await api.get(path, params={"linkType": "gs1:epcis"})
+    assert epcis.headers["location"].endswith(f"/api/v1/lots/{lot['id']}/events?format=epcis")
+    unknown = await api.get(path, params={"linkType": "gs1:recipeInfo"})
+    assert unknown.status_code == 307 and unknown.headers["location"].endswith(f"/l/{lot['code']}")
+
+
+async def test_resolver_answers_a_linkset_on_request(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    lot = await deliver(api, await gs1_origin(api, admin_headers, headers_for), "80")
+    path = f"/01/{GTIN14}/10/{lot['code']}"
+    for response in (
+        await api.get(path, params={"linkType": "all"}),
+        await api.get(path, headers={"Accept": "application/linkset+json"}),
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/linkset+json")
+        (context,) = response.json()["linkset"]
+        assert context["anchor"].endswith(path)
+        pip = context["https://gs1.org/voc/pip"][0]
+        assert pip["href"].endswith(f"/l/{lot['code']}") and pip["type"] == "text/html"
+        assert set(pip["hreflang"]) == {"es", "en"}
+        assert context["https://gs1.org/voc/defaultLink"] == [pip]
+        for relation in ("traceability", "certificationInfo", "epcis"):
+            assert context[f"https://gs1.org/voc/{relation}"][0]["href"].startswith("http")
+        text = response.text
+        assert not DNI.search(text) and not FINE_COORDINATE.search(text)
+
+
+async def test_resolver_refuses_unknown_items_and_bad_check_digits(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    lot = await deliver(api, await gs1_origin(api, admin_headers, headers_for), "80")
+    assert (await api.get(f"/01/{GTIN14}/10/XXXXXXXXX")).status_code == 404
+    other_gtin = "0" + "775123400002"[:12] + ean.calc_check_digit("775123400002"[:12])
+    assert (await api.get(f"/01/{other_gtin}/10/{lot['code']}")).status_code == 404
+    bad = await api.get(f"/01/{BAD_GTIN14}/10/{lot['code']}")
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_gtin"
+    assert (await api.get(f"/01/{GTIN14}")).status_code == 404
+
+
+async def test_lot_without_gtin_is_not_reachable_through_the_resolver(
+    api: httpx.AsyncClient, lot: dict[str, Any]
+) -> None:
+    assert lot["digital_link"].endswith(f"/l/{lot['code']}")
+    assert (await api.get(f"/01/{GTIN14}/10/{lot['code']}")).status_code == 404
+
+
+async def test_resolver_describes_itself(api: httpx.AsyncClient) -> None:
+    response = await api.get("/.well-known/gs1resolver")
+    assert response.status_code == 200
+    description = response.json()
+    assert description["supportedPrimaryKeys"] == ["gtin"]
+    assert description["linksetMediaType"] == "application/linkset+json"
+    assert {t["linkType"] for t in description["supportedLinkType"]} >= {"pip", "certificationInfo", "epcis"}
+
+
+async def test_no_dni_and_no_fine_coordinate_anywhere_public(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    origin = await gs1_origin(api, admin_headers, headers_for)
+    lot = await deliver(api, origin, "80")
+    texts = [
+        (await api.get(f"/l/{lot['code']}")).text,
+        (await api.get(f"/l/{lot['code']}?lang=en")).text,
+        (await api.get(f"/api/v1/public/lots/{lot['code']}")).text,
+        (await api.get(f"/01/{GTIN14}/10/{lot['code']}?linkType=all")).text,
+    ]
+    for text in texts:
+        assert origin.farmer["dni"] not in text
+        assert not DNI.search(re.sub(r"\d{4}-\d{2}-\d{2}T[\d:.+]+", "", text))
+        assert not FINE_COORDINATE.search(text)
+
+
+async def test_scans_are_counted_per_lot_and_shown_to_its_cooperative_only(
+    api: httpx.AsyncClient,
+    platform: AllInOne,
+    origin: Origin,
+    lot: dict[str, Any],
+    admin_headers: dict[str, str],
+    headers_for: HeadersFor,
+) -> None:
+    for _ in range(3):
+        assert (await api.get(f"/l/{lot['code']}")).status_code == 200
+    # The language switch is not a scan.
+    assert (await api.get(f"/l/{lot['code']}?lang=en")).status_code == 200
+    scans = await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=origin.headers)
+    assert scans.status_code == 200, scans.text
+    assert scans.json()["total"] == 3
+    # Written to the database in one statement; counted again on top of what is stored.
+    lots_app = platform.apps["lots"]
+    await lots_app.state.scans.flush(lots_app.state.database)
+    assert lots_app.state.scans.pending == 0
+    assert (await api.get(f"/l/{lot['code']}")).status_code == 200
+    await lots_app.state.scans.flush(lots_app.state.database)
+    body = (await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=origin.headers)).json()
+    assert body["total"] == 4
+    assert [d["scans"] for d in body["days"]] == [4]
+    other = await create_origin(api, admin_headers, headers_for)
+    assert (await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=other.headers)).status_code == 404
+    assert (await api.get(f"/api/v1/lots/{lot['id']}/scans")).status_code == 401
+
+
+async def test_a_cached_page_is_checked_again_after_the_revalidation_window(
+    api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
+) -> None:
+    lots_app = platform.apps["lots"]
+    cache = PublicCache()
+    now = [100.0]
+
+    async def entry() -> Entry:
+        async with lots_app.state.database.read_sessions() as session:
+            return await public_entry(
+                session,
+                lots_app.state.cooperatives,
+                cache,
+                lot["code"].lower(),  # as a person may type it
+                public_base_url="https://chacra.example",
+                revalidate_seconds=1.0,
+                clock=lambda: now[0],
+            )
+
+    first = await entry()
+    assert first.lot.quality is None
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
+    now[0] += 0.5
+    assert await entry() is first  # inside the window: served without asking the database
+    now[0] += 0.6
+    fresh = await entry()
+    assert fresh is not first and fresh.version != first.version
+    assert fresh.lot.quality is not None and fresh.lot.quality.grade == "Grado 1"
+    now[0] += 5
+    assert await entry() is fresh  # checked again, nothing changed: the same entry
