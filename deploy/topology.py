@@ -47,6 +47,17 @@ SERVICES: tuple[ServiceRoute, ...] = (
             "/.well-known/gs1resolver",
         ),
     ),
+    ServiceRoute(
+        name="certification",
+        module="services.certification.app",
+        prefixes=(
+            "/api/v1/certifying-bodies",
+            "/api/v1/certificates",
+            "/api/v1/verifications",
+            "/api/v1/monitoring-layers",
+            "/api/v1/claims",
+        ),
+    ),
 )
 
 

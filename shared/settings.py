@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     import_max_errors: int = Field(default=1000, ge=1)
     import_batch_rows: int = Field(default=1000, ge=1, le=10_000)
     service_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A coca-free verification vouches for a harvest this many months after it (issue #4).
+    coca_free_window_months: int = Field(default=12, ge=1, le=60)
     # Scan counts are kept in memory and written this often (services/lots/public/scans.py).
     scan_flush_seconds: float = Field(default=2.0, gt=0)
     # A lot's cached public page is served this long before its version is checked again; browsers

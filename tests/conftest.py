@@ -207,10 +207,38 @@ async def lots_db(lots_engine: AsyncEngine, lots_database_url: str) -> AsyncIter
         yield database
 
 
+@pytest.fixture(scope="session")
+async def certification_database_url(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """The certification service's own database, as in distributed mode."""
+    async for url in _migrated_database(backend, tmp_path_factory, ("certification",)):
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def certification_engine(certification_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(certification_database_url)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
-async def platform(settings: Settings, db: Database, lots_db: Database) -> AsyncIterator[AllInOne]:
+async def certification_db(
+    certification_engine: AsyncEngine, certification_database_url: str
+) -> AsyncIterator[Database]:
+    async with rolled_back(certification_engine, certification_database_url) as database:
+        yield database
+
+
+@pytest.fixture
+async def platform(
+    settings: Settings, db: Database, lots_db: Database, certification_db: Database
+) -> AsyncIterator[AllInOne]:
     """Every service behind the all-in-one dispatcher, each on its own database."""
-    platform = create_allinone(settings, databases={"cooperatives": db, "lots": lots_db})
+    platform = create_allinone(
+        settings, databases={"cooperatives": db, "lots": lots_db, "certification": certification_db}
+    )
     async with platform.root.router.lifespan_context(platform.root):
         yield platform
 

@@ -22,6 +22,7 @@ from services.cooperatives.schemas import (
     ImportResult,
     Me,
     PlotCreate,
+    PlotLookup,
     PlotOrigin,
     PlotRead,
     Product,
@@ -334,3 +335,15 @@ async def list_plots(
         session, principal, page=page, cooperative_id=cooperative_id, farmer_id=farmer_id, ids=id_list
     )
     return PlotJSONResponse(plots)
+
+
+@router.post(
+    "/plots/lookup",
+    response_model=Page[PlotRead],
+    tags=["registry"],
+    responses=problem_responses(401, 403, 422),
+)
+async def lookup_plots(session: ReadSessionDep, principal: CurrentUser, body: PlotLookup) -> PlotJSONResponse:
+    """Read many plots by id in one request (up to 10,000), with their exact geometry; reads only."""
+    plots = await service.lookup_plots(session, principal, ids=body.ids)
+    return PlotJSONResponse(Page[PlotRead](items=plots, next=None))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from services.cooperatives.schemas import CooperativeRead, FarmerRead, PlotOrigin, PlotRead
 from shared.client import ServiceClient
 from shared.pagination import MAX_LIMIT
+
+# The registry answers up to this many ids in one lookup (services/cooperatives/service: MAX_LOOKUP_IDS).
+LOOKUP_IDS = 10_000
 
 __all__ = ["CooperativeRead", "CooperativesClient", "FarmerRead", "PlotOrigin", "PlotRead"]
 
@@ -42,3 +45,27 @@ class CooperativesClient(ServiceClient):
             )
             found.extend(PlotRead.model_validate(item) for item in response.json()["items"])
         return found
+
+    async def lookup_plots(self, plot_ids: Sequence[str], *, token: str) -> list[PlotRead]:
+        """Many plots by id in one call per 10,000 ids (a lot's lineage rarely reaches that)."""
+        unique = list(dict.fromkeys(plot_ids))
+        found: list[PlotRead] = []
+        for start in range(0, len(unique), LOOKUP_IDS):
+            chunk = unique[start : start + LOOKUP_IDS]
+            response = await self.request("POST", "/api/v1/plots/lookup", token=token, json={"ids": chunk})
+            found.extend(PlotRead.model_validate(item) for item in response.json()["items"])
+        return found
+
+    async def iter_plot_pages(self, *, token: str) -> AsyncIterator[list[PlotRead]]:
+        """Every plot the caller may see, a page (500) at a time, oldest first."""
+        cursor: str | None = None
+        while True:
+            params: dict[str, str | int] = {"limit": MAX_LIMIT}
+            if cursor:
+                params["cursor"] = cursor
+            response = await self.request("GET", "/api/v1/plots", token=token, params=params)
+            page = response.json()
+            yield [PlotRead.model_validate(item) for item in page["items"]]
+            cursor = page["next"]
+            if not cursor:
+                return

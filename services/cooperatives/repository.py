@@ -175,6 +175,19 @@ async def list_plots(
     return (await session.scalars(keyset(stmt, [Plot.created_at, Plot.id], page))).all()
 
 
+LOOKUP_CHUNK = 1000
+
+
+async def plots_by_ids(session: AsyncSession, ids: Sequence[str]) -> list[Plot]:
+    """Plots by id, in chunks: some drivers cap the parameters of one statement."""
+    unique = list(dict.fromkeys(ids))
+    found: list[Plot] = []
+    for start in range(0, len(unique), LOOKUP_CHUNK):
+        chunk = unique[start : start + LOOKUP_CHUNK]
+        found.extend((await session.scalars(select(Plot).where(Plot.id.in_(chunk)))).all())
+    return found
+
+
 async def get_plot_origin(session: AsyncSession, plot_id: str) -> tuple[Plot, Farmer, Cooperative] | None:
     """The plot, its farmer and its cooperative in one statement."""
     row = (

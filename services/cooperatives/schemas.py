@@ -219,6 +219,14 @@ class PlotRead(BaseModel):
     _geometry_text: str | None = PrivateAttr(default=None)
 
 
+class PlotLookup(Strict):
+    """Plot ids to read in one request (a GET's query string cannot carry thousands of ids)."""
+
+    ids: list[Annotated[str, StringConstraints(min_length=1, max_length=40)]] = Field(
+        max_length=10_000, description="Plot ids; unknown or invisible ones are left out of the answer."
+    )
+
+
 class PlotOrigin(BaseModel):
     """A plot with the farmer who works it and their cooperative, read together."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,6 +13,7 @@ from services.cooperatives.client import CooperativesClient
 from services.lots import service
 from services.lots.labels import SheetLayout
 from services.lots.labels.qr import MEDIA_TYPES, QrFormat
+from services.lots.repository import Origins
 from services.lots.rules import Form, Product, yield_table_markdown
 from services.lots.schemas import (
     CorrectionEvent,
@@ -133,8 +135,29 @@ async def list_lots(
     product: Product | None = None,
     form: Form | None = None,
     origin: Literal["delivery", "merge", "split", "transformation"] | None = None,
+    from_plots: Annotated[
+        str | None, Query(description="Comma-separated plot ids: only lots made from their deliveries.")
+    ] = None,
+    from_farmers: Annotated[
+        str | None, Query(description="Comma-separated farmer ids: only lots made from their deliveries.")
+    ] = None,
+    harvested_from: Annotated[
+        date | None, Query(description="With from_plots/from_farmers: deliveries harvested on or after.")
+    ] = None,
+    harvested_to: Annotated[
+        date | None, Query(description="With from_plots/from_farmers: deliveries harvested on or before.")
+    ] = None,
 ) -> Page[LotRead]:
     """Lots the caller may see, newest last."""
+    descends_from = None
+    if from_plots is not None or from_farmers is not None:
+        # Certificates recall every lot made from their scope (certification: affected-lots, issue #4).
+        descends_from = Origins(
+            plot_ids=_id_list(from_plots),
+            farmer_ids=_id_list(from_farmers),
+            harvested_from=harvested_from,
+            harvested_to=harvested_to,
+        )
     return await service.list_lots(
         session,
         principal,
@@ -145,6 +168,7 @@ async def list_lots(
         product=product.value if product else None,
         form=form.value if form else None,
         origin=origin,
+        descends_from=descends_from,
     )
 
 
@@ -257,6 +281,10 @@ async def lot_qr_png(
 ) -> Response:
     """The QR code of the lot's link (`digital_link`) as PNG."""
     return await _qr_response(session, request, principal, lot_id, "png", size)
+
+
+def _id_list(ids: str | None) -> list[str]:
+    return [i for i in (ids or "").split(",") if i]
 
 
 @router.get("/lots/{lot_id}", response_model=LotRead, tags=["lots"], responses=READ_ERRORS)

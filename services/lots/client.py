@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
+
 from services.lots.schemas import LineageRead, LotRead, ProvenanceRead
 from shared.client import ServiceClient
+from shared.pagination import MAX_LIMIT
 
 __all__ = ["LineageRead", "LotRead", "LotsClient", "ProvenanceRead"]
 
@@ -22,3 +26,30 @@ class LotsClient(ServiceClient):
     async def get_provenance(self, lot_id: str, *, token: str) -> ProvenanceRead:
         response = await self.request("GET", f"/api/v1/lots/{lot_id}/provenance", token=token)
         return ProvenanceRead.model_validate(response.json())
+
+    async def iter_lots_from(
+        self,
+        *,
+        plot_ids: Sequence[str],
+        farmer_ids: Sequence[str],
+        harvested_from: date | None,
+        harvested_to: date | None,
+        token: str,
+    ) -> AsyncIterator[list[LotRead]]:
+        """Every lot made from deliveries of these plots or farmers (harvested inside the dates), by page."""
+        params: dict[str, str | int] = {
+            "limit": MAX_LIMIT,
+            "from_plots": ",".join(plot_ids),
+            "from_farmers": ",".join(farmer_ids),
+        }
+        if harvested_from is not None:
+            params["harvested_from"] = harvested_from.isoformat()
+        if harvested_to is not None:
+            params["harvested_to"] = harvested_to.isoformat()
+        while True:
+            response = await self.request("GET", "/api/v1/lots", token=token, params=params)
+            page = response.json()
+            yield [LotRead.model_validate(item) for item in page["items"]]
+            if not page["next"]:
+                return
+            params["cursor"] = page["next"]

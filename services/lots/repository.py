@@ -105,10 +105,35 @@ async def lock_lots(session: AsyncSession, lot_ids: Iterable[str]) -> dict[str, 
     return {row[0].id: _view(row) for row in (await session.execute(stmt)).all()}
 
 
+@dataclass(frozen=True, slots=True)
+class Origins:
+    """Deliveries from these plots or farmers, harvested inside the dates: whose lots came from them."""
+
+    plot_ids: Sequence[str] = ()
+    farmer_ids: Sequence[str] = ()
+    harvested_from: date | None = None
+    harvested_to: date | None = None
+
+
+def descendant_ids(origins: Origins) -> Any:
+    """The matching deliveries and every lot made from them: one recursive query down the edges."""
+    seed = select(Delivery.lot_id.label("lot_id")).where(
+        or_(Delivery.plot_id.in_(list(origins.plot_ids)), Delivery.farmer_id.in_(list(origins.farmer_ids)))
+    )
+    if origins.harvested_from is not None:
+        seed = seed.where(Delivery.harvested_on >= origins.harvested_from)
+    if origins.harvested_to is not None:
+        seed = seed.where(Delivery.harvested_on <= origins.harvested_to)
+    walk = seed.cte("descend", recursive=True)
+    walk = walk.union(select(LotEdge.child_lot_id).join(walk, LotEdge.parent_lot_id == walk.c.lot_id))
+    return select(walk.c.lot_id)
+
+
 async def list_lots(
     session: AsyncSession,
     page: PageParams,
     *,
+    descends_from: Origins | None = None,
     cooperative_id: str | None,
     holder_organization: str | None,
     status: str | None,
@@ -129,6 +154,8 @@ async def list_lots(
         stmt = stmt.where(Lot.form == form)
     if origin is not None:
         stmt = stmt.where(Lot.origin == origin)
+    if descends_from is not None:
+        stmt = stmt.where(Lot.id.in_(descendant_ids(descends_from)))
     return (await session.execute(keyset(stmt, [Lot.created_at, Lot.id], page))).all()
 
 

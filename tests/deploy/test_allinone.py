@@ -27,9 +27,11 @@ ALL_PREFIXES = [(route.name, prefix) for route in SERVICES for prefix in route.p
 
 @pytest.fixture
 async def allinone_client(
-    settings: Settings, db: Database, lots_db: Database
+    settings: Settings, db: Database, lots_db: Database, certification_db: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
-    allinone = create_allinone(settings, databases={"cooperatives": db, "lots": lots_db})
+    allinone = create_allinone(
+        settings, databases={"cooperatives": db, "lots": lots_db, "certification": certification_db}
+    )
     async with (
         allinone.root.router.lifespan_context(allinone.root),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=allinone), base_url="http://test") as client,

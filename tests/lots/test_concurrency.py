@@ -42,11 +42,12 @@ class Fresh:
 
 @asynccontextmanager
 async def fresh_platform(backend: str, tmp_path: Path, signing_key_pem: str) -> AsyncIterator[Fresh]:
-    """Two fresh migrated databases (registry, ledger) with real engines, and the platform on them."""
+    """Fresh migrated databases (registry, ledger, certification) with real engines, and the platform."""
+    names = ("cooperatives", "lots", "certification")
     if backend == "sqlite":
-        urls = {name: f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}" for name in ("cooperatives", "lots")}
+        urls = {name: f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}" for name in names}
     else:
-        urls = {name: create_pg_database() for name in ("cooperatives", "lots")}
+        urls = {name: create_pg_database() for name in names}
     databases: dict[str, Database] = {}
     try:
         for name, url in urls.items():

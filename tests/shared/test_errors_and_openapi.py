@@ -157,8 +157,12 @@ def test_the_contract_lists_identity_and_registry_endpoints() -> None:
 
 
 @pytest.fixture
-async def saved_allinone_openapi(settings: Settings, db: Database, lots_db: Database, tmp_path: Path) -> Path:
-    allinone = create_allinone(settings, databases={"cooperatives": db, "lots": lots_db})
+async def saved_allinone_openapi(
+    settings: Settings, db: Database, lots_db: Database, certification_db: Database, tmp_path: Path
+) -> Path:
+    allinone = create_allinone(
+        settings, databases={"cooperatives": db, "lots": lots_db, "certification": certification_db}
+    )
     async with (
         allinone.root.router.lifespan_context(allinone.root),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=allinone), base_url="http://test") as client,

@@ -13,6 +13,7 @@ from services.cooperatives.service.identity import (
 )
 from services.cooperatives.service.registry import (
     MAX_IDS,
+    MAX_LOOKUP_IDS,
     check_gs1,
     create_cooperative,
     create_farmer,
@@ -25,6 +26,7 @@ from services.cooperatives.service.registry import (
     list_cooperatives,
     list_farmers,
     list_plots,
+    lookup_plots,
     plot_read,
     region_code,
     search_text,
@@ -33,6 +35,7 @@ from services.cooperatives.service.registry import (
 
 __all__ = [
     "MAX_IDS",
+    "MAX_LOOKUP_IDS",
     "check_gs1",
     "create_cooperative",
     "create_farmer",
@@ -49,6 +52,7 @@ __all__ = [
     "list_farmers",
     "list_plots",
     "list_users",
+    "lookup_plots",
     "me",
     "plot_read",
     "principal_of",

@@ -43,6 +43,9 @@ from shared.pagination import MAX_LIMIT, Page, PageParams, make_page
 
 # A batch lookup fits one page: a peer resolving many plots makes one call per page, not per plot.
 MAX_IDS = MAX_LIMIT
+# A lot's lineage can reach thousands of plots; the certification service resolves them in one call
+# (issue #4: the calls to other services must not grow with the number of plots).
+MAX_LOOKUP_IDS = 10_000
 
 # cooperatives
 
@@ -356,6 +359,24 @@ async def list_plots(
         lambda p: (p.created_at, p.id),
     )
     return Page[PlotRead](items=[plot_read(p) for p in rows], next=cursor)
+
+
+async def lookup_plots(session: AsyncSession, principal: Principal, *, ids: Sequence[str]) -> list[PlotRead]:
+    """Plots by id, all in one answer; the same visibility as ``list_plots`` (unknown ids are left out)."""
+    if len(ids) > MAX_LOOKUP_IDS:
+        raise ValidationFailed.single(
+            "ids", "too_many_ids", f"Ask for at most {MAX_LOOKUP_IDS} ids at a time."
+        )
+    if principal.role is Role.MANAGER:
+        visible = principal.cooperative_id
+    elif principal.can_see_cooperative(""):
+        visible = None
+    else:
+        raise Forbidden(
+            "Plots are visible to admins, certifiers and each cooperative's manager.", code="role_required"
+        )
+    plots = await repository.plots_by_ids(session, ids)
+    return [plot_read(p) for p in plots if visible is None or p.cooperative_id == visible]
 
 
 # helpers

@@ -10,7 +10,7 @@ from services.lots import repository
 from services.lots.codes import digital_link
 from services.lots.epcis import EpcisRenderer, LotKey
 from services.lots.models import LotEvent
-from services.lots.repository import LotView
+from services.lots.repository import LotView, Origins
 from services.lots.rules import to_kg
 from services.lots.schemas import (
     CatalogEntry,
@@ -53,6 +53,7 @@ async def list_lots(
     product: str | None = None,
     form: str | None = None,
     origin: str | None = None,
+    descends_from: Origins | None = None,
 ) -> Page[LotRead]:
     holder = None
     if principal.role is Role.MANAGER:
@@ -70,6 +71,7 @@ async def list_lots(
         product=product,
         form=form,
         origin=origin,
+        descends_from=descends_from,
     )
     kept, cursor = make_page(rows, page, lambda row: [row[0].created_at, row[0].id])
     return Page(items=[to_read(LotView(*row), public_base_url) for row in kept], next=cursor)
