@@ -312,3 +312,39 @@ async def test_a_cached_page_is_checked_again_after_the_revalidation_window(
     assert fresh.lot.quality is not None and fresh.lot.quality.grade == "Grado 1"
     now[0] += 5
     assert await entry() is fresh  # checked again, nothing changed: the same entry
+
+
+async def test_what_happens_to_a_parent_after_a_bag_left_it_is_not_the_bags_history(
+    api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
+) -> None:
+    response = await split(api, origin.headers, lot["id"], "30")
+    assert response.status_code == 201, response.text
+    bag = response.json()["lots"][0]
+    before = (await api.get(f"/api/v1/public/lots/{bag['code']}")).json()
+    assert [s["stage"] for s in before["journey"]] == ["delivery", "split"]
+    etag = (await api.get(f"/l/{bag['code']}")).headers["etag"]
+
+    # What remained of the parent is merged elsewhere and graded as rejected: not the bag's story.
+    other = await deliver(api, origin, "50")
+    merged = await api.post(
+        "/api/v1/lots/merge",
+        json={
+            "inputs": [
+                {"lot_id": lot["id"], "quantity_kg": "70"},
+                {"lot_id": other["id"], "quantity_kg": "50"},
+            ]
+        },
+        headers=origin.headers,
+    )
+    assert merged.status_code == 201, merged.text
+    await event(api, origin.headers, lot["id"], type="quality", grade="Rechazo", moisture_pct="12.0")
+
+    after = (await api.get(f"/api/v1/public/lots/{bag['code']}")).json()
+    assert [s["stage"] for s in after["journey"]] == ["delivery", "split"]
+    assert after["quality"] is None
+    again = await api.get(f"/l/{bag['code']}", headers={"If-None-Match": etag})
+    assert again.status_code == 304  # nothing the bag's page shows has changed
+    # The merged lot's history has its parents' deliveries and the merge, not the bag's split.
+    merged_public = (await api.get(f"/api/v1/public/lots/{merged.json()['code']}")).json()
+    assert [s["stage"] for s in merged_public["journey"]] == ["delivery", "merge"]
+    assert merged_public["journey"][0]["count"] == 2

@@ -3,53 +3,73 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, exists, func, select
+from sqlalchemy import BindParameter, String, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.lots.models import Fair, LotEvent, LotEventLot, LotScan
-from services.lots.repository import AnyRow, ancestor_ids, ancestor_ids_statement
+from services.lots.repository import AnyRow, ancestor_edges_cte
 from shared.pagination import AnySelect
+
+MOVEMENTS = ("merge", "split", "transformation")
+
+
+def _relevant_event_ids(lot_id: BindParameter[str], *, postgresql: bool) -> Any:
+    """Ids of the events that made the lot what it is: all of its own, and those of each ancestor
+    up to the moment the ancestor's kilos left toward the lot.
+
+    An ancestor lives on after a bag is split off it: a later merge, a later quality check of what
+    remained, are not the bag's history. The moment is the latest event of the lineage edges that
+    leave the ancestor (a lot reached by two paths counts up to the later one).
+    """
+    walk = ancestor_edges_cte(lot_id, lateral=postgresql)
+    until = (
+        select(walk.c.parent.label("lot_id"), func.max(LotEvent.event_time).label("until"))
+        .join(LotEvent, LotEvent.id == walk.c.event_id)
+        .group_by(walk.c.parent)
+        .cte("until_")
+    )
+    own = select(LotEventLot.event_id).where(LotEventLot.lot_id == lot_id)
+    # Of an ancestor's movements, only those that carried kilos toward the lot (the walk's edges):
+    # a split that bagged part of it for someone else is that bag's history, not this lot's.
+    moved = select(walk.c.event_id)
+    inherited = (
+        select(LotEventLot.event_id)
+        .join(until, until.c.lot_id == LotEventLot.lot_id)
+        .join(LotEvent, LotEvent.id == LotEventLot.event_id)
+        .where(LotEvent.event_time <= until.c.until, LotEvent.type.not_in(MOVEMENTS))
+    )
+    return own.union(inherited, moved)
+
+
+def _standing() -> Any:
+    correction = aliased(LotEvent)
+    return ~exists().where(correction.corrects_event_id == LotEvent.id)
+
+
+# Built once per dialect with a bound lot id: building these recursive statements costs more Python
+# than running them, and revalidating a cached page must be cheap (public/cache.py).
 
 
 @cache
 def _version_statement(dialect: str) -> AnySelect:
-    # Built once per dialect with a bound lot id: building this recursive statement costs more
-    # Python than running it, and revalidating a cached page must be cheap (public/cache.py).
-    lot_id = bindparam("lot_id", type_=String)
-    lots = ancestor_ids_statement(lot_id, postgresql=dialect == "postgresql")
-    involved = select(LotEventLot.event_id).where(LotEventLot.lot_id.in_(lots))
-    return select(func.count(), func.max(LotEvent.recorded_at)).where(LotEvent.id.in_(involved))
+    relevant = _relevant_event_ids(bindparam("lot_id", type_=String), postgresql=dialect == "postgresql")
+    return select(func.count(), func.max(LotEvent.recorded_at)).where(
+        or_(LotEvent.id.in_(relevant), LotEvent.corrects_event_id.in_(relevant))
+    )
 
 
-async def lineage_version(session: AsyncSession, lot_id: str) -> tuple[int, Any]:
-    """How many events touched the lot and its ancestors, and when the last was recorded.
-
-    The ledger only grows, so this pair changes exactly when something the public page shows
-    could have changed (a new event, a correction, a new ancestor) — the page's cache key.
-    """
-    bind = session.bind
-    statement = _version_statement(bind.dialect.name if bind is not None else "")
-    count, last = (await session.execute(statement, {"lot_id": lot_id})).one()
-    return int(count), last
-
-
-async def journey_events(session: AsyncSession, lot_id: str, types: Sequence[str]) -> Sequence[AnyRow]:
-    """Standing events of ``types`` over the lot's lineage, grouped: how many, first and last time.
-
-    Grouped by type and process (fermentation, drying…) in the database: a container's lineage
-    holds thousands of events, the page shows a handful of stages.
-    """
-    correction = aliased(LotEvent)
-    involved = select(LotEventLot.event_id).where(LotEventLot.lot_id.in_(ancestor_ids(session, lot_id)))
+@cache
+def _journey_statement(dialect: str) -> AnySelect:
+    relevant = _relevant_event_ids(bindparam("lot_id", type_=String), postgresql=dialect == "postgresql")
     process = LotEvent.data["process"].as_string()
-    stmt = (
+    return (
         select(
             LotEvent.type,
             process.label("process"),
@@ -57,38 +77,67 @@ async def journey_events(session: AsyncSession, lot_id: str, types: Sequence[str
             func.min(LotEvent.event_time),
             func.max(LotEvent.event_time),
         )
-        .where(LotEvent.id.in_(involved), LotEvent.type.in_(list(types)))
-        .where(~exists().where(correction.corrects_event_id == LotEvent.id))
+        .where(LotEvent.id.in_(relevant), LotEvent.type.in_(bindparam("types", expanding=True)))
+        .where(_standing())
         .group_by(LotEvent.type, process)
     )
-    return (await session.execute(stmt)).all()
+
+
+@cache
+def _quality_statement(dialect: str) -> AnySelect:
+    lot_id = bindparam("lot_id", type_=String)
+    relevant = _relevant_event_ids(lot_id, postgresql=dialect == "postgresql")
+    return (
+        select(LotEvent)
+        .where(LotEvent.id.in_(relevant), LotEvent.type == "quality")
+        .where(_standing())
+        .order_by((LotEvent.lot_id == lot_id).desc(), LotEvent.event_time.desc(), LotEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _dialect(session: AsyncSession) -> str:
+    bind = session.bind
+    return bind.dialect.name if bind is not None else ""
+
+
+async def lineage_version(session: AsyncSession, lot_id: str) -> tuple[int, datetime | None]:
+    """How many events made the lot what it is (and corrections of them), and the last recorded.
+
+    The ledger only grows, so this pair changes exactly when something the public page shows
+    could have changed (a new event of the lot, a correction anywhere in its history).
+    """
+    statement = _version_statement(_dialect(session))
+    count, last = (await session.execute(statement, {"lot_id": lot_id})).one()
+    return int(count), last
+
+
+async def journey_events(session: AsyncSession, lot_id: str, types: Sequence[str]) -> Sequence[AnyRow]:
+    """Standing events of ``types`` in the lot's history, grouped: how many, first and last time.
+
+    Grouped by type and process (fermentation, drying…) in the database: a container's lineage
+    holds thousands of events, the page shows a handful of stages.
+    """
+    statement = _journey_statement(_dialect(session))
+    return (await session.execute(statement, {"lot_id": lot_id, "types": list(types)})).all()
 
 
 async def standing_events(session: AsyncSession, lot_id: str, types: Sequence[str]) -> Sequence[LotEvent]:
     """The lot's own standing (not corrected) events of ``types``, oldest first."""
-    correction = aliased(LotEvent)
     stmt = (
         select(LotEvent)
         .join(LotEventLot, LotEventLot.event_id == LotEvent.id)
         .where(LotEventLot.lot_id == lot_id, LotEvent.type.in_(list(types)))
-        .where(~exists().where(correction.corrects_event_id == LotEvent.id))
+        .where(_standing())
         .order_by(LotEvent.event_time, LotEvent.id)
     )
     return (await session.scalars(stmt)).all()
 
 
 async def latest_lineage_quality(session: AsyncSession, lot_id: str) -> LotEvent | None:
-    """The most recent standing quality event of the lot or, failing that, of its ancestors."""
-    correction = aliased(LotEvent)
-    involved = select(LotEventLot.event_id).where(LotEventLot.lot_id.in_(ancestor_ids(session, lot_id)))
-    stmt = (
-        select(LotEvent)
-        .where(LotEvent.id.in_(involved), LotEvent.type == "quality")
-        .where(~exists().where(correction.corrects_event_id == LotEvent.id))
-        .order_by((LotEvent.lot_id == lot_id).desc(), LotEvent.event_time.desc(), LotEvent.id.desc())
-        .limit(1)
-    )
-    event: LotEvent | None = await session.scalar(stmt)
+    """The most recent standing quality event of the lot or, failing that, of its history."""
+    statement = _quality_statement(_dialect(session))
+    event: LotEvent | None = await session.scalar(statement, {"lot_id": lot_id})
     return event
 
 
