@@ -69,8 +69,10 @@ def create_allinone(
     apps: dict[str, FastAPI] = {}
     for route in SERVICES:
         db = (databases or {}).get(route.name)
-        # Services are built in topology order, so a service finds the peers it calls already built.
-        apps[route.name] = route.factory()(settings, database=db, peers=dict(apps))
+        # Services are built in topology order, so a service finds the peers it calls already built;
+        # the mapping is shared, so one may also reach a later peer at its first call (lots asks
+        # certification for a page's claims; certification reads the ledger).
+        apps[route.name] = route.factory()(settings, database=db, peers=apps)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -196,3 +196,18 @@ async def forest_loss_layers_near(
         MonitoringLayer.kind == "forest_loss", or_(*(_overlaps(MonitoringLayer, b) for b in boxes))
     )
     return (await session.scalars(stmt)).all()
+
+
+async def certificate_summaries(
+    session: AsyncSession, certificate_ids: Iterable[str]
+) -> Sequence[tuple[Certificate, CertifyingBody]]:
+    """Certificates with their body, by id (for the claims a buyer reads)."""
+    rows: list[tuple[Certificate, CertifyingBody]] = []
+    for chunk in _chunks(certificate_ids):
+        stmt = (
+            select(Certificate, CertifyingBody)
+            .join(CertifyingBody, CertifyingBody.id == Certificate.certifying_body_id)
+            .where(Certificate.id.in_(chunk))
+        )
+        rows.extend((cert, body) for cert, body in (await session.execute(stmt)).all())
+    return rows

@@ -232,10 +232,26 @@ class PlotFlagRead(BaseModel):
     dated_on: date | None
 
 
+class ClaimCertificate(BaseModel):
+    """What a buyer is shown of a certificate a claim rests on: nothing about its scope."""
+
+    id: str
+    number: str
+    standard: Standard
+    certifying_body: str = Field(description="The control body's name.")
+    certifying_body_code: str
+    valid_from: date
+    valid_to: date
+    status: CertificateStatus
+
+
 class OrganicClaim(BaseModel):
     status: ClaimStatus
     certificate_ids: list[str]
     reason: str
+    certificates: list[ClaimCertificate] = Field(
+        default=[], description="The certificates in `certificate_ids`, with their number, body and validity."
+    )
 
 
 class Evidence(BaseModel):

@@ -12,9 +12,9 @@ from services.lots.api import router
 from services.lots.models import SERVICE, idempotency_keys
 from services.lots.public.api import router as public_router
 from services.lots.public.cache import PublicCache
+from services.lots.public.claims import CertificationClaims
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
-from services.lots.public.service import unavailable_claims
 from shared.db import Database
 from shared.settings import Settings, get_settings
 from shared.web import create_service_app
@@ -44,12 +44,14 @@ def create_app(
     cooperatives = cooperatives_client(settings, peers)
 
     scans = ScanCounter()
+    claims = CertificationClaims(settings, peers)
 
     async def on_startup(app: FastAPI) -> None:
         scans.start(app.state.database, every=settings.scan_flush_seconds)
 
     async def on_shutdown(app: FastAPI) -> None:
         await scans.stop(app.state.database)
+        await claims.aclose()
         await cooperatives.aclose()
 
     app = create_service_app(
@@ -68,6 +70,6 @@ def create_app(
     app.add_middleware(PublicPageFastPath)
     app.state.cooperatives = cooperatives
     app.state.public_cache = PublicCache()
-    app.state.public_claims = unavailable_claims
+    app.state.public_claims = claims
     app.state.scans = scans
     return app

@@ -90,7 +90,7 @@ async def test_a_phone_sees_the_lot_in_spanish_and_english_and_nothing_leaves_th
             assert origin.cooperative["name"] in body
             assert lot["code"] in body
             assert "Premium" in body and "Humedad" in body
-            assert "Temporalmente no disponible" in body  # no certification service yet
+            assert "Libre de coca: No verificado" in body  # no verification recorded yet
             await page.screenshot(path=str(ARTIFACTS / "lot-es.png"), full_page=True)
 
             await page.click("text=English")

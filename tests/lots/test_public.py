@@ -11,7 +11,9 @@ from stdnum import ean
 
 from deploy.allinone import AllInOne
 from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.claims import CertificationClaims
 from services.lots.public.service import public_entry
+from shared.settings import ServiceSettings, Settings
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
 from tests.lots.calls import HeadersFor, event, split
 
@@ -63,7 +65,10 @@ async def test_public_json_tells_origin_and_hides_personal_data(
     assert sum(d["share_pct"] for d in lot["origin"]["districts"]) == 100
     assert [s["stage"] for s in lot["journey"]] == ["delivery", "merge"]
     assert lot["journey"][0]["count"] == 2
-    assert lot["claims"]["available"] is False
+    # No certificate, verification or layer yet: computed, and nothing can be claimed.
+    assert lot["claims"]["available"] is True
+    assert {c["status"] for c in lot["claims"]["organic"].values()} == {"not_verified"}
+    assert lot["claims"]["coca_free"]["status"] == "not_verified"
     text = response.text
     for secret in (origin.farmer["dni"], shy["dni"], shy["name"], origin.farmer["id"], origin.plot["id"]):
         assert secret not in text
@@ -348,3 +353,39 @@ async def test_what_happens_to_a_parent_after_a_bag_left_it_is_not_the_bags_hist
     merged_public = (await api.get(f"/api/v1/public/lots/{merged.json()['code']}")).json()
     assert [s["stage"] for s in merged_public["journey"]] == ["delivery", "merge"]
     assert merged_public["journey"][0]["count"] == 2
+
+
+async def test_a_name_cannot_break_out_of_the_json_ld_or_the_page(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    name = 'Coop <!--<script></script>"&'
+    origin = await create_origin(api, admin_headers, headers_for, name=name)
+    lot = await deliver(api, origin, "10")
+    html = (await api.get(f"/l/{lot['code']}")).text
+    (ld,) = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert "<" not in ld and ">" not in ld and "&" not in ld
+    assert json.loads(ld)["manufacturer"][0]["name"] == name
+    assert html.count("<script") == 1  # nothing the name carries became markup
+    assert "Coop &lt;!--&lt;script&gt;" in html
+
+
+async def test_the_page_renders_when_the_certification_service_is_unreachable(
+    api: httpx.AsyncClient, platform: AllInOne, settings: Settings, lot: dict[str, Any]
+) -> None:
+    lots_app = platform.apps["lots"]
+    # As in distributed mode with certification down: nothing listens on port 9 of loopback.
+    down = settings.model_copy(update={"certification": ServiceSettings(url="http://127.0.0.1:9")})
+    lots_app.state.public_claims = CertificationClaims(down, peers={})
+    try:
+        page = await api.get(f"/l/{lot['code']}")
+        assert page.status_code == 200
+        assert "Temporalmente no disponible" in page.text
+        data = (await api.get(f"/api/v1/public/lots/{lot['code']}")).json()
+        assert data["claims"] == {
+            "available": False,
+            "organic": {},
+            "coca_free": None,
+            "deforestation_free": None,
+        }
+    finally:
+        await lots_app.state.public_claims.aclose()

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.certification.schemas import Claims
+from services.certification import repository
+from services.certification.schemas import CertificateStatus, ClaimCertificate, Claims, Standard
 from services.certification.service import evidence
 from services.certification.service.claims import judge_lot
 from services.certification.service.peers import Peers
@@ -28,7 +29,31 @@ async def compute_claims(session: AsyncSession, peers: Peers, lot_id: str, *, wi
     layers."""
     origin = await peers.lot_origin(lot_id, token=None)
     found = await evidence.gather(session, origin.plots)
-    return judge_lot(origin, found, window_months=window_months)
+    claims = judge_lot(origin, found, window_months=window_months)
+    await _describe_certificates(session, claims)
+    return claims
+
+
+async def _describe_certificates(session: AsyncSession, claims: Claims) -> None:
+    """Each organic claim names its certificates with number, body and validity (one query)."""
+    wanted = {i for claim in claims.organic.values() for i in claim.certificate_ids}
+    if not wanted:
+        return
+    summaries = {
+        cert.id: ClaimCertificate(
+            id=cert.id,
+            number=cert.number,
+            standard=Standard(cert.standard),
+            certifying_body=body.name,
+            certifying_body_code=body.code,
+            valid_from=cert.valid_from,
+            valid_to=cert.valid_to,
+            status=CertificateStatus(cert.status),
+        )
+        for cert, body in await repository.certificate_summaries(session, sorted(wanted))
+    }
+    for claim in claims.organic.values():
+        claim.certificates = [summaries[i] for i in claim.certificate_ids if i in summaries]
 
 
 def _rounded(value: Any) -> Any:

@@ -53,6 +53,27 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "status_failed": "No cumple",
         "status_unavailable": "No disponible",
         "map": "Regiones de origen en el Perú",
+        "certificate": "Certificado",
+        "valid": "vigente del",
+        "verifications": "verificaciones",
+        "organic_none": "Orgánico",
+        "explain_organic_verified": "Todas las parcelas de origen están cubiertas por este certificado en su "
+        "fecha de cosecha y terminaron su conversión.",
+        "explain_organic_not_verified": "No todas las parcelas de origen están cubiertas por un certificado "
+        "vigente en su fecha de cosecha, o alguna aún está en conversión.",
+        "explain_organic_failed": "Un certificado del que depende este lote está suspendido o retirado.",
+        "explain_coca_free_verified": "Cada parcela de origen tiene una verificación libre de coca reciente "
+        "y ningún cultivo de coca observado después la toca.",
+        "explain_coca_free_not_verified": "Falta una verificación reciente libre de coca de alguna "
+        "parcela de origen.",
+        "explain_coca_free_failed": "Una verificación o una observación de cultivos de coca afecta a una "
+        "parcela de origen.",
+        "explain_deforestation_free_verified": "Ninguna parcela de origen toca una pérdida de bosque "
+        "posterior al 31-12-2020 ni un área protegida.",
+        "explain_deforestation_free_not_verified": "No hay verificación ni monitoreo de bosque que cubra "
+        "todas las parcelas de origen.",
+        "explain_deforestation_free_failed": "Una parcela de origen toca una pérdida de bosque posterior a "
+        "2020 o un área protegida.",
     },
     "en": {
         "title": "Lot origin",
@@ -94,6 +115,27 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "status_failed": "Does not comply",
         "status_unavailable": "Unavailable",
         "map": "Regions of origin in Peru",
+        "certificate": "Certificate",
+        "valid": "valid from",
+        "verifications": "verifications",
+        "organic_none": "Organic",
+        "explain_organic_verified": "Every plot of origin is covered by this certificate on its harvest "
+        "date and had finished conversion.",
+        "explain_organic_not_verified": "Not every plot of origin is covered by a valid certificate on its "
+        "harvest date, or one is still in conversion.",
+        "explain_organic_failed": "A certificate this lot rests on is suspended or withdrawn.",
+        "explain_coca_free_verified": "Every plot of origin has a recent coca-free verification and no "
+        "coca cultivation observed since touches it.",
+        "explain_coca_free_not_verified": "A recent coca-free verification of some plot of origin is "
+        "missing.",
+        "explain_coca_free_failed": "A verification or an observation of coca cultivation concerns a plot "
+        "of origin.",
+        "explain_deforestation_free_verified": "No plot of origin touches forest loss after 31-12-2020 or a "
+        "protected area.",
+        "explain_deforestation_free_not_verified": "No verification or forest monitoring covers every plot "
+        "of origin.",
+        "explain_deforestation_free_failed": "A plot of origin touches forest loss after 2020 or a "
+        "protected area.",
     },
 }
 
@@ -148,6 +190,28 @@ STAGES: Final = {
         "shipment": "Shipment",
         "fair": "Trade fair",
     },
+}
+
+
+STANDARDS: Final = {
+    "es": {
+        "EU_2018_848": "Orgánico UE 2018/848",
+        "USDA_NOP": "Orgánico USDA NOP",
+        "JAS": "Orgánico JAS",
+        "FAIRTRADE": "Fairtrade",
+        "RAINFOREST_ALLIANCE": "Rainforest Alliance",
+    },
+    "en": {
+        "EU_2018_848": "Organic EU 2018/848",
+        "USDA_NOP": "Organic USDA NOP",
+        "JAS": "Organic JAS",
+        "FAIRTRADE": "Fairtrade",
+        "RAINFOREST_ALLIANCE": "Rainforest Alliance",
+    },
+}
+METHODS: Final = {
+    "es": {"field_visit": "visita de campo", "satellite": "satélite", "document": "documentos"},
+    "en": {"field_visit": "field visit", "satellite": "satellite", "document": "documents"},
 }
 
 

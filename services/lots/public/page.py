@@ -10,8 +10,17 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.lots.public.i18n import FORMS, LANGUAGES, PRODUCTS, STAGES, WORDS, format_date
-from services.lots.public.schemas import PublicLot
+from services.lots.public.i18n import (
+    FORMS,
+    LANGUAGES,
+    METHODS,
+    PRODUCTS,
+    STAGES,
+    STANDARDS,
+    WORDS,
+    format_date,
+)
+from services.lots.public.schemas import PublicClaim, PublicLot
 
 TEMPLATES = Path(__file__).parent / "templates"
 SCHEMA_CATEGORY = {"cacao": "Cocoa beans (HS 1801)", "coffee": "Coffee (HS 0901)"}
@@ -28,7 +37,9 @@ def environment() -> Environment:
 
 
 def _json_ld(lot: PublicLot, language: str) -> str:
-    """schema.org Product; ``</`` escaped so no value can close the script element."""
+    """schema.org Product. ``<``, ``>`` and ``&`` are written as JSON escapes: inside a script element
+    a ``<!--<script>`` in a name would otherwise switch the HTML parser into a state where the
+    element's own ``</script>`` no longer closes it, and the rest of the page disappears."""
     document: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Product",
@@ -55,12 +66,19 @@ def _json_ld(lot: PublicLot, language: str) -> str:
     }
     if lot.gtin:
         document["gtin14"] = lot.gtin
-    return json.dumps(document, ensure_ascii=False).replace("</", "<\\/")
+    text = json.dumps(document, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _number(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return text
+
+
+def organic_shown(organic: dict[str, PublicClaim]) -> list[tuple[str, PublicClaim]]:
+    """The standards worth a buyer's line: those verified, and those failed (a suspension); the rest
+    of the five are only "not verified" and are summed up in one line."""
+    return [(standard, claim) for standard, claim in organic.items() if claim.status != "not_verified"]
 
 
 def render_lot(lot: PublicLot, language: str, *, json_url: str, linkset_url: str | None) -> str:
@@ -95,6 +113,9 @@ def render_lot(lot: PublicLot, language: str, *, json_url: str, linkset_url: str
             status=lambda name: words[f"status_{name}"],
             pct=pct,
             kg=kg,
+            organic_shown=organic_shown,
+            standard_name=lambda code: STANDARDS[language].get(code, code),
+            methods=lambda names: ", ".join(METHODS[language].get(n, n) for n in names),
         )
     )
 

@@ -76,15 +76,35 @@ class PublicQuality(BaseModel):
     grade: str | None = None
 
 
+class PublicCertificate(BaseModel):
+    number: str
+    certifying_body: str
+    certifying_body_code: str
+    valid_from: date
+    valid_to: date
+
+
+class PublicVerifications(BaseModel):
+    """How the plots were verified, told without naming them."""
+
+    count: int
+    methods: list[str] = Field(description="field_visit, satellite, document.")
+    first_on: date
+    last_on: date
+
+
 class PublicClaim(BaseModel):
-    status: Literal["verified", "not_verified", "failed", "unavailable"]
-    reason: str | None = None
-    evidence: list[str] = []
+    status: Literal["verified", "not_verified", "failed"]
+    certificates: list[PublicCertificate] = []
+    verifications: PublicVerifications | None = None
 
 
 class PublicClaims(BaseModel):
+    """Computed by the certification service from every plot behind the lot (``gs1:certificationInfo``
+    has its full reasons)."""
+
     available: bool = Field(description="False when the certification service could not be asked.")
-    organic: dict[str, PublicClaim] = {}
+    organic: dict[str, PublicClaim] = Field(default={}, description="Per standard, e.g. EU_2018_848.")
     coca_free: PublicClaim | None = None
     deforestation_free: PublicClaim | None = None
 
