@@ -65,9 +65,9 @@ def create_app(
         database=database,
         on_startup=on_startup,
         on_shutdown=on_shutdown,
+        # A fresh cached page skips routing, dependencies and the session (public/fastpath.py).
+        answer_first=[PublicPageFastPath],
     )
-    # Outermost of our layers: a fresh cached page skips the rest (public/fastpath.py).
-    app.add_middleware(PublicPageFastPath)
     app.state.cooperatives = cooperatives
     app.state.public_cache = PublicCache()
     app.state.public_claims = claims

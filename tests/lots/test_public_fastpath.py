@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import gzip
+import re
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
+import pytest
+
+from deploy.allinone import create_allinone
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import PublicClaims, PublicLot, PublicOrigin
+from shared.db import Database
+from shared.settings import Settings
+from tests.factories import create_origin, deliver
+from tests.lots.calls import HeadersFor
 
 PAGE = b"<!doctype html><p>pagina</p>" + b"x" * 4000
 
@@ -39,7 +49,9 @@ def entry(checked_at: float) -> Entry:
         claims=PublicClaims(available=False),
         updated_at=datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
     )
-    return Entry(version="v1", lot_id="lot_1", lot=lot, checked_at=checked_at, pages={"es": PAGE})
+    return Entry(
+        version="v1", checked_key="v1", lot_id="lot_1", lot=lot, checked_at=checked_at, pages={"es": PAGE}
+    )
 
 
 class Harness:
@@ -97,7 +109,7 @@ async def test_gzip_when_asked_and_304_when_the_tag_matches() -> None:
     assert gzip.decompress(zipped[1]["body"]) == PAGE
     etag = header(zipped, b"etag")
     assert etag is not None
-    again = await harness.get("/l/ACE34XY67", if_none_match=etag)
+    again = await harness.get("/l/ACE34XY67", if_none_match=etag, accept_encoding="gzip")
     assert again[0]["status"] == 304 and again[1]["body"] == b""
 
 
@@ -125,3 +137,51 @@ async def test_a_reload_past_caches_goes_to_the_app() -> None:
     await harness.get("/l/ACE34XY67", cache_control="no-cache")
     await harness.get("/l/ACE34XY67", pragma="no-cache")
     assert harness.passed == ["/l/ACE34XY67", "/l/ACE34XY67"]
+
+
+@pytest.fixture
+async def cached_api(
+    settings: Settings, db: Database, lots_db: Database, certification_db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The platform as it runs: pages served from memory for 30 s."""
+    serving = settings.model_copy(update={"public_revalidate_seconds": 30.0})
+    platform = create_allinone(
+        serving, databases={"cooperatives": db, "lots": lots_db, "certification": certification_db}
+    )
+    async with (
+        platform.root.router.lifespan_context(platform.root),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=platform), base_url="http://test") as client,
+    ):
+        yield client
+
+
+async def test_the_fast_path_answers_as_the_route_does_and_is_measured(
+    cached_api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    origin = await create_origin(cached_api, admin_headers, headers_for)
+    lot = await deliver(cached_api, origin, "50")
+    url = f"/l/{lot['code']}"
+    counted_before = _page_requests((await cached_api.get("/metrics")).text)
+    # (httpx asks for gzip unless told otherwise, and decodes it)
+    for headers in ({"Accept-Encoding": "identity"}, {"Accept-Encoding": "gzip"}, {"Accept-Language": "en"}):
+        built = await cached_api.get(url, headers=headers)  # the route builds (or renders) it
+        fast = await cached_api.get(url, headers=headers)  # then it comes from memory
+        assert fast.status_code == built.status_code == 200
+        assert fast.content == built.content
+        for name in ("etag", "last-modified", "cache-control", "vary", "content-type", "content-encoding"):
+            assert fast.headers.get(name) == built.headers.get(name), name
+        assert "accept-encoding" in fast.headers["vary"].lower()
+        again = await cached_api.get(url, headers={**headers, "If-None-Match": fast.headers["etag"]})
+        assert again.status_code == 304
+    plain = await cached_api.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = await cached_api.get(url, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.headers["etag"] != plain.headers["etag"]  # two representations, two tags
+    # 11 page requests above, each counted under the page's route, from memory or not.
+    assert _page_requests((await cached_api.get("/metrics")).text) - counted_before == 11
+
+
+def _page_requests(metrics: str) -> float:
+    pattern = r'chacra_http_requests_total\{[^}]*route="/l/\{code:path\}"[^}]*\} ([\d.e+]+)'
+    return sum(float(n) for n in re.findall(pattern, metrics))

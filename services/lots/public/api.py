@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cooperatives.client import CooperativesClient
 from services.lots.public import resolver
 from services.lots.public.cache import CACHE_CONTROL, Entry, PublicCache
-from services.lots.public.fastpath import etag_matches
+from services.lots.public.fastpath import etag_matches, page_answer
 from services.lots.public.i18n import pick_language
 from services.lots.public.page import render_lot, render_not_found
 from services.lots.public.scans import ScanCounter
@@ -51,7 +51,7 @@ def _reload(request: Request) -> bool:
 
 
 def _cached(request: Request, entry: Entry, variant: str, body: bytes, media_type: str) -> Response:
-    headers = entry.headers(variant)
+    headers = entry.headers(variant, vary="Accept-Encoding")
     etag = headers["ETag"]
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
@@ -69,7 +69,7 @@ async def public_lot_json(request: Request, session: SessionDep, code: str) -> R
     entry = await _entry(request, session, code)
     if entry.json is None:
         entry.json = entry.lot.model_dump_json().encode()
-    return _cached(request, entry, "json", entry.json, "application/json")
+    return _cached(request, entry, "json", entry.json, "application/json")  # gzip: the middleware
 
 
 @router.get(
@@ -107,7 +107,8 @@ async def provenance_page(
             linkset_url=f"/01/{lot.gtin}/10/{lot.code}?linkType=all" if lot.gtin else None,
         ).encode()
         entry.pages[language] = page
-    return _cached(request, entry, f"page-{language}", page, "text/html; charset=utf-8")
+    status, fields, body = page_answer(entry, language, page, request.headers, behind_gzip=True)
+    return Response(body, status_code=status, headers=fields)
 
 
 def _wants_linkset(request: Request, link_type: str | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
@@ -22,6 +23,15 @@ from services.lots.public.i18n import pick_language
 from services.lots.public.scans import ScanCounter
 
 PREFIX = "/l/"
+
+
+@dataclass(frozen=True)
+class _Route:
+    path: str
+
+
+# Named as the route it stands in for, so metrics and logs count its answers under the same route.
+PAGE_ROUTE = _Route("/l/{code:path}")
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -61,6 +71,7 @@ class PublicPageFastPath:
         page = entry.pages.get(language)
         if page is None:
             return False
+        scope["route"] = PAGE_ROUTE
         if "lang" not in params:
             counter: ScanCounter = state.scans
             counter.record(entry.lot_id)
@@ -71,20 +82,41 @@ class PublicPageFastPath:
     async def _send(
         scope: Scope, send: Send, entry: Entry, language: str, page: bytes, headers: Headers
     ) -> None:
-        fields = entry.headers(f"page-{language}")
-        if etag_matches(headers.get("if-none-match"), fields["ETag"]):
-            status, body = 304, b""
-        else:
-            status, body = 200, page
-            fields["Content-Type"] = "text/html; charset=utf-8"
-            compressed = (
-                entry.gzipped_page(language) if "gzip" in headers.get("accept-encoding", "") else None
-            )
-            if compressed is not None:
-                body = compressed
-                fields["Content-Encoding"] = "gzip"
-                fields["Vary"] = "Accept-Language, Accept-Encoding"
-            fields["Content-Length"] = str(len(body))
+        status, fields, body = page_answer(entry, language, page, headers)
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]
         await send({"type": "http.response.start", "status": status, "headers": raw})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    for part in accept_encoding.lower().split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip() == "gzip":
+            q = params.strip().removeprefix("q=")
+            return not (params.strip().startswith("q=") and q.replace(".", "", 1).isdigit() and float(q) == 0)
+    return False
+
+
+def page_answer(
+    entry: Entry, language: str, page: bytes, headers: Headers, *, behind_gzip: bool = False
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body of a page answer — the route's and the fast path's alike.
+
+    The gzip form has its own ETag (RFC 9110 §8.8.3: a strong tag names one representation).
+    ``behind_gzip``: the route's answer passes Starlette's GZipMiddleware, which adds
+    ``Vary: Accept-Encoding`` itself to an answer it did not find already encoded.
+    """
+    compressed = entry.gzipped_page(language) if accepts_gzip(headers.get("accept-encoding", "")) else None
+    variant = f"page-{language}" + ("-gzip" if compressed is not None else "")
+    fields = entry.headers(variant)
+    if behind_gzip and compressed is None:
+        fields["Vary"] = "Accept-Language"
+    if etag_matches(headers.get("if-none-match"), fields["ETag"]):
+        return 304, fields, b""
+    fields["Content-Type"] = "text/html; charset=utf-8"
+    body = page
+    if compressed is not None:
+        body = compressed
+        fields["Content-Encoding"] = "gzip"
+    fields["Content-Length"] = str(len(body))
+    return 200, fields, body

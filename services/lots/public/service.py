@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -16,7 +17,7 @@ from services.lots import repository
 from services.lots.codes import digital_link, normalise_code
 from services.lots.models import LotEvent
 from services.lots.public import repository as public_repository
-from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.cache import MAX_AGE_SECONDS, Entry, PublicCache
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import (
     DayScans,
@@ -197,27 +198,40 @@ async def public_entry(
     """The lot's public answer, from the cache when neither the ledger nor the claims changed."""
     wanted = normalise_code(code)
     entry = cache.get(wanted)
-    now = clock()
-    if entry is not None and now - entry.checked_at < revalidate_seconds:
+    if entry is not None and clock() - entry.checked_at < revalidate_seconds:
         return entry
-    view = await lot_by_code(session, wanted)
-    count, last = await version(session, view)
-    current = await claims(view.lot.id)
-    key = f"{count}|{last.isoformat()}|{current.model_dump_json()}"
-    if entry is not None and entry.version == key:
-        entry.checked_at = now
+    async with cache.lock(wanted):
+        entry = cache.get(wanted)
+        now = clock()
+        if entry is not None and now - entry.checked_at < revalidate_seconds:
+            return entry  # checked by the request this one waited for
+        view = await lot_by_code(session, wanted)
+        count, last = await version(session, view)
+        current = await claims(view.lot.id)
+        key = f"{count}|{last.isoformat()}|{current.model_dump_json()}"
+        if entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS:
+            entry.checked_at = now
+            return entry
+        lot = await public_lot(
+            session,
+            cooperatives,
+            view,
+            public_base_url=public_base_url,
+            updated_at=last,
+            claims=lambda _lot_id: _ready(current),
+        )
+        # The registry's facts on the page (cooperative names, places) are part of the tag as well.
+        registry = hashlib.sha256(lot.model_dump_json(include={"cooperatives"}).encode()).hexdigest()[:12]
+        entry = Entry(
+            version=f"{key}|{registry}",
+            checked_key=key,
+            lot_id=view.lot.id,
+            lot=lot,
+            checked_at=now,
+            built_at=now,
+        )
+        cache.put(wanted, entry)
         return entry
-    lot = await public_lot(
-        session,
-        cooperatives,
-        view,
-        public_base_url=public_base_url,
-        updated_at=last,
-        claims=lambda _lot_id: _ready(current),
-    )
-    entry = Entry(version=key, lot_id=view.lot.id, lot=lot, checked_at=now)
-    cache.put(wanted, entry)
-    return entry
 
 
 async def _ready(claims: PublicClaims) -> PublicClaims:
