@@ -236,9 +236,14 @@ async def test_resolver_describes_itself(api: httpx.AsyncClient) -> None:
     response = await api.get("/.well-known/gs1resolver")
     assert response.status_code == 200
     description = response.json()
-    assert description["supportedPrimaryKeys"] == ["gtin"]
+    # GS1-Conformant Resolver description file: primary keys by AI, link type namespaces with prefixes.
+    assert description["supportedPrimaryKeys"] == ["01"]
+    assert description["supportedLinkType"] == [{"namespace": "https://gs1.org/voc/", "prefix": "gs1:"}]
+    assert description["linkTypeDefaultCanBeLinkset"] is False
+    assert description["resolverRoot"].startswith("http")
+    served = {"gs1:pip", "gs1:traceability", "gs1:certificationInfo", "gs1:epcis"}
+    assert set(description["linkTypes"]) >= served
     assert description["linksetMediaType"] == "application/linkset+json"
-    assert {t["linkType"] for t in description["supportedLinkType"]} >= {"pip", "certificationInfo", "epcis"}
 
 
 async def test_no_dni_and_no_fine_coordinate_anywhere_public(
@@ -389,3 +394,85 @@ async def test_the_page_renders_when_the_certification_service_is_unreachable(
         }
     finally:
         await lots_app.state.public_claims.aclose()
+
+
+async def test_public_routes_answer_head_like_get_without_a_body(
+    api: httpx.AsyncClient,
+    platform: AllInOne,
+    admin_headers: dict[str, str],
+    headers_for: HeadersFor,
+) -> None:
+    origin = await gs1_origin(api, admin_headers, headers_for)
+    lot = await deliver(api, origin, "80")
+    for url in (f"/api/v1/public/lots/{lot['code']}", f"/l/{lot['code']}", "/.well-known/gs1resolver"):
+        got = await api.get(url)
+        head = await api.head(url)
+        assert head.status_code == got.status_code == 200, url
+        assert head.content == b"", url
+        assert head.headers["content-type"] == got.headers["content-type"], url
+        assert head.headers["content-length"] == got.headers["content-length"], url  # the size a GET sends
+        assert head.headers.get("etag") == got.headers.get("etag"), url
+    path = f"/01/{GTIN14}/10/{lot['code']}"
+    redirect = await api.head(path)
+    assert redirect.status_code == 307 and redirect.headers["location"].endswith(f"/l/{lot['code']}")
+    linkset = await api.head(path, params={"linkType": "all"})
+    assert linkset.status_code == 200 and linkset.content == b""
+    assert linkset.headers["content-type"].startswith("application/linkset+json")
+    missing = await api.head("/api/v1/public/lots/XXXXXXXXX")
+    assert missing.status_code == 404 and missing.content == b""
+    assert (await api.head("/l/XXXXXXXXX")).status_code == 404
+    # Two GETs above were scans; the HEADs were not.
+    scans = await api.get(f"/api/v1/lots/{lot['id']}/scans", headers=origin.headers)
+    assert scans.json()["total"] == 1
+    assert platform.apps["lots"].state.scans.pending_of(lot["id"]) != {}
+
+
+async def test_resolver_answers_vary_by_accept_and_weigh_its_q_values(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    lot = await deliver(api, await gs1_origin(api, admin_headers, headers_for), "80")
+    path = f"/01/{GTIN14}/10/{lot['code']}"
+    expected = {
+        "application/linkset+json;q=0, text/html": 307,
+        "text/html, application/linkset+json;q=0.5": 307,
+        "text/html;q=0.5, Application/Linkset+JSON;q=0.9": 200,
+        "application/linkset+json ; q=1.0": 200,
+        "application/linkset+json;q=bogus": 307,
+        "*/*": 307,
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8": 307,
+    }
+    for accept, status in expected.items():
+        response = await api.get(path, headers={"Accept": accept})
+        assert response.status_code == status, accept
+        assert "accept" in response.headers["vary"].lower(), accept
+    assert "accept" in (await api.get(path, params={"linkType": "all"})).headers["vary"].lower()
+
+
+async def test_resolver_takes_the_lot_from_the_path_never_from_the_query(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    origin = await gs1_origin(api, admin_headers, headers_for)
+    lot = await deliver(api, origin, "80")
+    other = await deliver(api, origin, "20")
+    response = await api.get(f"/01/{GTIN14}/10/{lot['code']}", params={"10": other["code"]})
+    assert response.status_code == 307
+    assert response.headers["location"].endswith(f"/l/{lot['code']}")
+    unknown = await api.get(f"/01/{GTIN14}/10/XXXXXXXXX", params={"10": lot["code"]})
+    assert unknown.status_code == 404
+
+
+async def test_a_serialised_link_falls_back_to_the_lot(
+    api: httpx.AsyncClient, admin_headers: dict[str, str], headers_for: HeadersFor
+) -> None:
+    lot = await deliver(api, await gs1_origin(api, admin_headers, headers_for), "80")
+    path = f"/01/{GTIN14}/10/{lot['code']}/21/SACO-0007"
+    default = await api.get(path)
+    assert default.status_code == 307 and default.headers["location"].endswith(f"/l/{lot['code']}")
+    traceability = await api.get(path, params={"linkType": "gs1:traceability"})
+    assert traceability.headers["location"].endswith(f"/api/v1/public/lots/{lot['code']}")
+    linkset = await api.get(path, params={"linkType": "all"})
+    assert linkset.status_code == 200
+    (context,) = linkset.json()["linkset"]
+    assert context["anchor"].endswith(f"/01/{GTIN14}/10/{lot['code']}")
+    assert (await api.get(f"/01/{GTIN14}/10/XXXXXXXXX/21/SACO-0007")).status_code == 404
+    assert (await api.get(f"/01/{BAD_GTIN14}/10/{lot['code']}/21/SACO-0007")).status_code == 400

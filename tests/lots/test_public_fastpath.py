@@ -185,3 +185,23 @@ async def test_the_fast_path_answers_as_the_route_does_and_is_measured(
 def _page_requests(metrics: str) -> float:
     pattern = r'chacra_http_requests_total\{[^}]*route="/l/\{code:path\}"[^}]*\} ([\d.e+]+)'
     return sum(float(n) for n in re.findall(pattern, metrics))
+
+
+async def test_a_head_from_memory_is_not_a_scan() -> None:
+    harness = Harness(now=105.0)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "HEAD",
+        "path": "/l/ACE34XY67",
+        "query_string": b"",
+        "headers": [],
+        "app": SimpleNamespace(state=harness.state),
+    }
+    await harness.layer(scope, None, send)
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b""
+    assert harness.scans.pending == 0

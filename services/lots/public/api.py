@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.cooperatives.client import CooperativesClient
 from services.lots.public import resolver
@@ -22,7 +25,49 @@ from shared.errors import NotFound, problem_responses
 from shared.uow import request_session
 
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
-router = APIRouter()
+
+
+def _headers_only_for_head(app: ASGIApp) -> ASGIApp:
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await app(scope, receive, send_without_body)
+
+    return answer
+
+
+class HeadAsGetRoute(APIRoute):
+    """Starlette's responses send their body whatever the method: a HEAD (link checkers, crawlers,
+    GS1 resolver clients) gets the GET's status and headers, Content-Length included, and no body —
+    error answers too, as they are built inside the route's ASGI app."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = _headers_only_for_head(self.app)
+
+
+router = APIRouter(route_class=HeadAsGetRoute)
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def _get_and_head(path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """GET, and HEAD by the same function: GS1-Conformant resolvers SHALL answer HEAD, and FastAPI
+    routes answer it only when asked. The HEAD stays out of the OpenAPI document (HTTP implies it,
+    and FastAPI would give the GET and the HEAD of one route the same operation id)."""
+
+    def register(endpoint: Endpoint) -> Endpoint:
+        router.add_api_route(path, endpoint, methods=["GET"], **options)
+        router.add_api_route(path, endpoint, methods=["HEAD"], **{**options, "include_in_schema": False})
+        return endpoint
+
+    return register
 
 
 def _base_url(request: Request) -> str:
@@ -58,7 +103,7 @@ def _cached(request: Request, entry: Entry, variant: str, body: bytes, media_typ
     return Response(body, media_type=media_type, headers=headers)
 
 
-@router.get(
+@_get_and_head(
     "/api/v1/public/lots/{code}",
     response_model=PublicLot,
     tags=["public"],
@@ -72,7 +117,7 @@ async def public_lot_json(request: Request, session: SessionDep, code: str) -> R
     return _cached(request, entry, "json", entry.json, "application/json")  # gzip: the middleware
 
 
-@router.get(
+@_get_and_head(
     "/l/{code:path}",
     response_class=HTMLResponse,
     tags=["public"],
@@ -91,7 +136,7 @@ async def provenance_page(
         entry = await _entry(request, session, code)
     except NotFound:
         return HTMLResponse(render_not_found(code), status_code=404)
-    if lang is None:
+    if lang is None and request.method == "GET":  # a HEAD (a link checker) is no scan
         # A scan opens the printed link, which never carries ?lang=; the language switch does.
         counter: ScanCounter = request.app.state.scans
         counter.record(entry.lot_id)
@@ -111,56 +156,66 @@ async def provenance_page(
     return Response(body, status_code=status, headers=fields)
 
 
-def _wants_linkset(request: Request, link_type: str | None) -> bool:
-    return link_type == "all" or resolver.LINKSET_MEDIA_TYPE in request.headers.get("accept", "")
-
-
-@router.get(
-    "/01/{gtin}/10/{lot}",
-    tags=["public"],
-    status_code=307,
-    responses={
-        307: {"description": "To the link asked for (`linkType`), by default the provenance page."},
-        200: {
-            "description": "The RFC 9264 linkset (`linkType=all` or `Accept: application/linkset+json`).",
-            "content": {resolver.LINKSET_MEDIA_TYPE: {}},
-        },
-        **problem_responses(400, 404),
+_RESOLVER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    307: {"description": "To the link asked for (`linkType`), by default the provenance page."},
+    200: {
+        "description": "The RFC 9264 linkset (`linkType=all` or `Accept: application/linkset+json`).",
+        "content": {resolver.LINKSET_MEDIA_TYPE: {}},
     },
-)
+    **problem_responses(400, 404),
+}
+LinkTypeQuery = Annotated[str | None, Query(alias="linkType")]
+
+
+@_get_and_head("/01/{gtin}/10/{lot}", tags=["public"], status_code=307, responses=_RESOLVER_RESPONSES)
 async def resolve_digital_link(
-    request: Request,
-    session: SessionDep,
-    gtin: str,
-    lot: str,
-    link_type: Annotated[str | None, Query(alias="linkType")] = None,
+    request: Request, session: SessionDep, gtin: str, lot: str, link_type: LinkTypeQuery = None
 ) -> Response:
     """GS1 Digital Link resolver: GTIN (check digit verified) and lot → the lot's links."""
+    return await _resolve_lot(request, session, link_type)
+
+
+@_get_and_head(
+    "/01/{gtin}/10/{lot}/21/{serial}",
+    tags=["public"],
+    status_code=307,
+    responses=_RESOLVER_RESPONSES,
+)
+async def resolve_serial_digital_link(
+    request: Request, session: SessionDep, gtin: str, lot: str, serial: str, link_type: LinkTypeQuery = None
+) -> Response:
+    """A serialised bag of a lot: GS1 resolvers fall back to the lot's links (same answers)."""
+    return await _resolve_lot(request, session, link_type)
+
+
+async def _resolve_lot(request: Request, session: AsyncSession, link_type: str | None) -> Response:
     item = resolver.parse_item(str(request.url))
     view = await resolve(session, item.gtin, item.lot)
     anchor = f"{_base_url(request)}/01/{item.gtin}/10/{view.lot.code}"
     links = resolver.lot_links(base_url=_base_url(request), code=view.lot.code, lot_id=view.lot.id)
     link_header = f'<{anchor}?linkType=all>; rel="linkset"; type="{resolver.LINKSET_MEDIA_TYPE}"'
-    if _wants_linkset(request, link_type):
+    # One URL, two answers chosen by Accept: a shared cache must not hand the linkset to a browser.
+    headers = {"Link": link_header, "Vary": "Accept"}
+    if resolver.wants_linkset(request.headers.get("accept"), link_type):
         return JSONResponse(
             resolver.linkset(anchor, links),
             media_type=resolver.LINKSET_MEDIA_TYPE,
-            headers={"Link": link_header, "Cache-Control": CACHE_CONTROL},  # the links never change
+            headers={**headers, "Cache-Control": CACHE_CONTROL},  # the links never change
         )
     # GS1 resolver rule: a link type this item does not have falls back to the default link.
     chosen = resolver.choose(links, link_type) or resolver.choose(links, None)
     assert chosen is not None
-    return RedirectResponse(chosen.href, status_code=307, headers={"Link": link_header})
+    return RedirectResponse(chosen.href, status_code=307, headers=headers)
 
 
-@router.get("/01/{path:path}", tags=["public"], include_in_schema=False)
+@_get_and_head("/01/{path:path}", tags=["public"], include_in_schema=False)
 async def resolve_other(request: Request) -> Any:
     """Any other Digital Link path: malformed (400) or an item this resolver does not serve (404)."""
     resolver.parse_item(str(request.url))
     raise NotFound("This resolver knows items by GTIN and lot (/01/{gtin}/10/{lot}).", code="item_not_found")
 
 
-@router.get("/.well-known/gs1resolver", tags=["public"])
+@_get_and_head("/.well-known/gs1resolver", tags=["public"])
 async def resolver_description(request: Request) -> dict[str, Any]:
     """What this GS1 Digital Link resolver serves."""
     return resolver.description(_base_url(request))

@@ -72,7 +72,7 @@ class PublicPageFastPath:
         if page is None:
             return False
         scope["route"] = PAGE_ROUTE
-        if "lang" not in params:
+        if "lang" not in params and scope["method"] == "GET":  # a HEAD is not somebody scanning
             counter: ScanCounter = state.scans
             counter.record(entry.lot_id)
         await self._send(scope, send, entry, language, page, headers)

@@ -148,18 +148,29 @@ async def fairs_by_id(session: AsyncSession, fair_ids: Iterable[str]) -> dict[st
     return {f.id: f for f in (await session.scalars(select(Fair).where(Fair.id.in_(wanted)))).all()}
 
 
-async def add_scans(session: AsyncSession, counts: dict[tuple[str, date], int], *, sqlite: bool) -> None:
-    """Add to each (lot, day) counter in one statement: insert, or add to the row already there."""
+# psycopg binds at most 65,535 parameters per statement and a row takes three: one INSERT of every
+# pending (lot, day) failed above ~21,800 keys, and kept failing as the put-back counts grew.
+SCAN_ROWS_PER_STATEMENT = 5_000
+
+
+async def add_scans(session: AsyncSession, counts: dict[tuple[str, date], int]) -> None:
+    """Add to each (lot, day) counter: insert, or add to the row already there.
+
+    Written in statements of ``SCAN_ROWS_PER_STATEMENT`` rows inside the caller's transaction, so a
+    flush is still all or nothing.
+    """
     if not counts:
         return
+    bind = session.bind
+    sqlite = bind is not None and bind.dialect.name == "sqlite"
     dialect_insert = sqlite_insert if sqlite else postgresql_insert
-    stmt = dialect_insert(LotScan).values(
-        [{"lot_id": lot_id, "day": day, "scans": n} for (lot_id, day), n in counts.items()]
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[LotScan.lot_id, LotScan.day], set_={"scans": LotScan.scans + stmt.excluded.scans}
-    )
-    await session.execute(stmt)
+    rows = [{"lot_id": lot_id, "day": day, "scans": n} for (lot_id, day), n in counts.items()]
+    for start in range(0, len(rows), SCAN_ROWS_PER_STATEMENT):
+        stmt = dialect_insert(LotScan).values(rows[start : start + SCAN_ROWS_PER_STATEMENT])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[LotScan.lot_id, LotScan.day], set_={"scans": LotScan.scans + stmt.excluded.scans}
+        )
+        await session.execute(stmt)
 
 
 async def scans_of(session: AsyncSession, lot_id: str) -> Sequence[LotScan]:

@@ -2,14 +2,16 @@
 
 ``/01/{gtin14}/10/{lot}`` answers 307 to the default link (the product information page,
 ``gs1:pip``); ``?linkType=`` picks another; ``?linkType=all`` or ``Accept: application/linkset+json``
-answers the RFC 9264 linkset of them all. Digital Link URIs are parsed by ``biip``, which checks the
-GTIN's check digit.
+answers the RFC 9264 linkset of them all. ``/01/{gtin14}/10/{lot}/21/{serial}`` falls back to the
+lot's links (a bag's serial is not an item of its own here). Digital Link URIs are parsed by
+``biip``, which checks the GTIN's check digit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from biip import ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
@@ -41,9 +43,14 @@ class ItemKey:
 
 
 def parse_item(uri: str) -> ItemKey:
-    """GTIN and lot of a Digital Link URI; a bad check digit or a malformed path is a 400."""
+    """GTIN and lot of a Digital Link URI's path; a bad check digit or a malformed path is a 400.
+
+    Only the path identifies the item: biip also reads the query's attributes as elements, and a
+    ``?10=XYZ`` would otherwise replace the path's lot.
+    """
+    path_only = urlsplit(uri)._replace(query="", fragment="").geturl()
     try:
-        parsed = GS1DigitalLinkURI.parse(uri)
+        parsed = GS1DigitalLinkURI.parse(path_only)
     except ParseError as exc:
         raise BadRequest(f"Not a GS1 Digital Link URI: {exc}", code="invalid_digital_link") from exc
     values = {element.ai.ai: element for element in parsed.element_strings}
@@ -112,21 +119,63 @@ def linkset(anchor: str, links: list[Link]) -> dict[str, Any]:
     return {"linkset": [context]}
 
 
+LINK_TYPES = ("pip", "traceability", "certificationInfo", "epcis")
+
+
 def description(base_url: str) -> dict[str, Any]:
-    """``/.well-known/gs1resolver``: what this resolver serves (GS1 resolver description file)."""
+    """``/.well-known/gs1resolver``: GS1-Conformant Resolver description file (schema
+    https://ref.gs1.org/standards/resolver/description-file-schema).
+
+    Primary keys are named by their AI (``"01"`` for the GTIN) and ``supportedLinkType`` lists the
+    namespaces with their CURIE prefixes, as the schema says; the link types this resolver serves
+    (and the other fields) are additions the schema allows.
+    """
     root = base_url.rstrip("/")
     return {
         "name": "Chacra — cacao and coffee from Peru's Amazon",
         "resolverRoot": root,
-        "supportedPrimaryKeys": ["gtin"],
-        "supportedQualifiers": {"gtin": ["10"]},
+        "supportedPrimaryKeys": ["01"],
+        "supportedLinkType": [{"namespace": GS1_VOC, "prefix": "gs1:"}],
         "linkTypeDefaultCanBeLinkset": False,
-        "supportedLinkType": [
-            {"namespace": GS1_VOC, "prefix": "gs1:", "linkType": t}
-            for t in ("pip", "traceability", "certificationInfo", "epcis", "defaultLink")
-        ],
+        "linkTypes": [*(f"gs1:{t}" for t in LINK_TYPES), "gs1:defaultLink"],
+        "supportedQualifiers": {"01": ["10", "21"]},
         "supportedContentTypes": ["text/html", "application/json", LINKSET_MEDIA_TYPE],
         "supportedLanguages": ["es", "en"],
         "linksetMediaType": LINKSET_MEDIA_TYPE,
         "example": f"{root}/01/{{gtin14}}/10/{{lot}}?linkType=all",
     }
+
+
+def _media_ranges(accept: str) -> dict[str, float]:
+    """RFC 9110 Accept: each listed media range (lower case) and its weight; a bad ``q`` drops it."""
+    ranges: dict[str, float] = {}
+    for item in accept.split(","):
+        media_range, *params = (part.strip() for part in item.split(";"))
+        if not media_range:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value.strip())
+                except ValueError:
+                    weight = -1.0
+                break
+        if 0.0 <= weight <= 1.0:
+            key = media_range.lower()
+            ranges[key] = max(weight, ranges.get(key, 0.0))
+    return ranges
+
+
+def wants_linkset(accept: str | None, link_type: str | None) -> bool:
+    """``linkType=all``, or an Accept header that names the linkset with the highest weight (> 0).
+
+    The linkset must be listed by name: ``*/*`` (every browser) keeps the 307 to the page; a tie
+    with another type goes to the linkset, the one answer this resolver gives that asks for it.
+    """
+    if link_type == "all":
+        return True
+    ranges = _media_ranges(accept or "")
+    weight = ranges.get(LINKSET_MEDIA_TYPE, 0.0)
+    return weight > 0.0 and weight >= max(ranges.values())

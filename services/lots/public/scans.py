@@ -1,9 +1,12 @@
 """Scans of a lot's QR code, counted per lot and day — no IP address, no cookie, nothing personal.
 
 A scan burst at a trade fair must not queue page views behind the database's write lock (SQLite has
-a single writer), so a page view only adds to a counter in memory; the counters are written in one
-statement every few seconds and when the process stops. What a hard crash can lose is the last
-few seconds of counts — never a ledger entry.
+a single writer), so a page view only adds to a counter in memory; the counters are written every
+few seconds (in statements of a few thousand rows, one transaction) and when the process stops.
+What a hard crash can lose is the last few seconds of counts — never a ledger entry.
+
+A scan's day is the day in Peru (America/Lima, UTC−5 all year): the cooperatives read "scans per
+day" in their own calendar, and a fair's evening in Lima is already tomorrow in UTC.
 """
 
 from __future__ import annotations
@@ -12,22 +15,32 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from services.lots.public import repository
 from shared.db import Database, utcnow
 
 logger = logging.getLogger("chacra.scans")
 FLUSH_SECONDS = 2.0
+SCAN_TIMEZONE = ZoneInfo("America/Lima")
+
+
+def scan_day(moment: datetime) -> date:
+    """The day a scan at ``moment`` (an aware datetime) is counted under: the date in Lima."""
+    return moment.astimezone(SCAN_TIMEZONE).date()
 
 
 class ScanCounter:
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self._pending: Counter[tuple[str, date]] = Counter()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._clock = clock
 
     def record(self, lot_id: str) -> None:
-        self._pending[(lot_id, utcnow().date())] += 1
+        self._pending[(lot_id, scan_day(self._clock()))] += 1
 
     @property
     def pending(self) -> int:
@@ -42,15 +55,24 @@ class ScanCounter:
         taken, self._pending = self._pending, Counter()
         try:
             async with db.transaction() as session:
-                await repository.add_scans(session, dict(taken), sqlite=db.is_sqlite)
-        except Exception:
-            self._pending.update(taken)  # kept for the next flush
+                await repository.add_scans(session, dict(taken))
+        except BaseException:
+            # Also on cancellation (a shutdown, a request timeout): the transaction was rolled
+            # back, so the counts taken are put back for the next flush instead of vanishing.
+            self._pending.update(taken)
             raise
 
     def start(self, db: Database, every: float = FLUSH_SECONDS) -> None:
+        self._stopping.clear()
+
         async def loop() -> None:
-            while True:
-                await asyncio.sleep(every)
+            while not self._stopping.is_set():
+                # Waiting on the event, not sleeping: stop() wakes the loop at once, and the loop is
+                # never cancelled, so a flush in progress always finishes (commits or puts back).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=every)
+                if self._stopping.is_set():
+                    return
                 try:
                     await self.flush(db)
                 except Exception:  # a busy database: the counts wait for the next round
@@ -60,8 +82,7 @@ class ScanCounter:
 
     async def stop(self, db: Database) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping.set()
+            await self._task
             self._task = None
         await self.flush(db)
