@@ -22,10 +22,13 @@ from deploy.allinone import create_allinone
 from tests.conftest import make_settings
 from tests.factories import create_origin, deliver
 from tests.lots.calls import HeadersFor, event
+from tests.lots.scan import decode_one, png_image
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 PHONE = {"width": 390, "height": 844}
+GS1_PREFIX = "7751234"
+GTIN13 = "7751234000016"
 
 
 def free_port() -> int:
@@ -73,8 +76,18 @@ async def test_a_phone_sees_the_lot_in_spanish_and_english_and_nothing_leaves_th
         origin = await create_origin(api, admin, headers_for)
         lot = await deliver(api, origin, "120")
         await event(api, origin.headers, lot["id"], type="quality", moisture_pct="7.5", grade="Premium")
-    link = lot["digital_link"]
-    assert link.startswith(server)
+        # What a phone reads off the bag: the lot's QR code, decoded by a real decoder.
+        qr = await api.get(f"/api/v1/lots/{lot['id']}/qr.png", headers=origin.headers)
+        assert qr.status_code == 200
+        gs1 = await create_origin(
+            api, admin, headers_for, gs1_company_prefix=GS1_PREFIX, gtins={"cacao": GTIN13}
+        )
+        gs1_lot = await deliver(api, gs1, "80")
+        gs1_qr = await api.get(f"/api/v1/lots/{gs1_lot['id']}/qr.png", headers=gs1.headers)
+    link = decode_one(png_image(qr.content)).text
+    assert link == lot["digital_link"] and link.startswith(server)
+    gs1_link = decode_one(png_image(gs1_qr.content)).text
+    assert gs1_link == gs1_lot["digital_link"] and f"/01/0{GTIN13}/10/" in gs1_link
 
     requested: list[str] = []
     async with async_playwright() as playwright:
@@ -98,6 +111,13 @@ async def test_a_phone_sees_the_lot_in_spanish_and_english_and_nothing_leaves_th
             assert "Journey" in body and "Cocoa" in body and "Quality" in body
             assert await page.get_attribute("html", "lang") == "en"
             await page.screenshot(path=str(ARTIFACTS / "lot-en.png"), full_page=True)
+
+            # A Digital Link: the resolver sends the phone on to the same page (307).
+            resolved = await page.goto(gs1_link)
+            assert resolved is not None and resolved.status == 200
+            assert resolved.url.endswith(f"/l/{gs1_lot['code']}")
+            assert gs1_lot["code"] in await page.inner_text("body")
+            await page.screenshot(path=str(ARTIFACTS / "lot-gs1.png"), full_page=True)
 
             missing = await page.goto(f"{server}/l/NOSUCHLOT")
             assert missing is not None and missing.status == 404
