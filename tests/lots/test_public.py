@@ -300,16 +300,15 @@ async def test_a_cached_page_is_checked_again_after_the_revalidation_window(
     now = [100.0]
 
     async def entry() -> Entry:
-        async with lots_app.state.database.read_sessions() as session:
-            return await public_entry(
-                session,
-                lots_app.state.cooperatives,
-                cache,
-                lot["code"].lower(),  # as a person may type it
-                public_base_url="https://chacra.example",
-                revalidate_seconds=1.0,
-                clock=lambda: now[0],
-            )
+        return await public_entry(
+            lots_app.state.database.read_sessions,
+            lots_app.state.cooperatives,
+            cache,
+            lot["code"].lower(),  # as a person may type it
+            public_base_url="https://chacra.example",
+            revalidate_seconds=1.0,
+            clock=lambda: now[0],
+        )
 
     first = await entry()
     assert first.lot.quality is None

@@ -75,11 +75,11 @@ def _base_url(request: Request) -> str:
     return url.rstrip("/")
 
 
-async def _entry(request: Request, session: AsyncSession, code: str) -> Entry:
+async def _entry(request: Request, code: str) -> Entry:
     cooperatives: CooperativesClient = request.app.state.cooperatives
     cache: PublicCache = request.app.state.public_cache
     return await public_entry(
-        session,
+        request.app.state.database.read_sessions,
         cooperatives,
         cache,
         code,
@@ -109,9 +109,9 @@ def _cached(request: Request, entry: Entry, variant: str, body: bytes, media_typ
     tags=["public"],
     responses={**problem_responses(404), 304: {"description": "Not modified (If-None-Match)."}},
 )
-async def public_lot_json(request: Request, session: SessionDep, code: str) -> Response:
+async def public_lot_json(request: Request, code: str) -> Response:
     """A lot's provenance for anyone holding the bag: origin, journey, quality, claims; nothing personal."""
-    entry = await _entry(request, session, code)
+    entry = await _entry(request, code)
     if entry.json is None:
         entry.json = entry.lot.model_dump_json().encode()
     return _cached(request, entry, "json", entry.json, "application/json")  # gzip: the middleware
@@ -125,7 +125,6 @@ async def public_lot_json(request: Request, session: SessionDep, code: str) -> R
 )
 async def provenance_page(
     request: Request,
-    session: SessionDep,
     code: str,
     lang: Annotated[
         str | None, Query(description="`es` or `en`; else Accept-Language, else Spanish.")
@@ -133,7 +132,7 @@ async def provenance_page(
 ) -> Response:
     """The page a buyer sees after scanning the bag's QR code (Spanish or English)."""
     try:
-        entry = await _entry(request, session, code)
+        entry = await _entry(request, code)
     except NotFound:
         return HTMLResponse(render_not_found(code), status_code=404)
     if lang is None and request.method == "GET":  # a HEAD (a link checker) is no scan

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pycountry
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.cooperatives.client import CooperativesClient
 from services.lots import repository
@@ -185,7 +185,7 @@ async def public_lot(
 
 
 async def public_entry(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     cooperatives: CooperativesClient,
     cache: PublicCache,
     code: str,
@@ -205,21 +205,27 @@ async def public_entry(
         now = clock()
         if entry is not None and now - entry.checked_at < revalidate_seconds:
             return entry  # checked by the request this one waited for
-        view = await lot_by_code(session, wanted)
-        count, last = await version(session, view)
+        # A short read of our own, closed before the claims are asked for: certification reads this
+        # service's lineage to answer, and a burst of pages each holding a connection of the pool
+        # while waiting for it would leave none for those reads (ARCHITECTURE: no transaction spans
+        # a call to another service).
+        async with sessions() as session:
+            view = await lot_by_code(session, wanted)
+            count, last = await version(session, view)
         current = await claims(view.lot.id)
         key = f"{count}|{last.isoformat()}|{current.model_dump_json()}"
         if entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS:
             entry.checked_at = now
             return entry
-        lot = await public_lot(
-            session,
-            cooperatives,
-            view,
-            public_base_url=public_base_url,
-            updated_at=last,
-            claims=lambda _lot_id: _ready(current),
-        )
+        async with sessions() as session:
+            lot = await public_lot(
+                session,
+                cooperatives,
+                view,
+                public_base_url=public_base_url,
+                updated_at=last,
+                claims=lambda _lot_id: _ready(current),
+            )
         # The registry's facts on the page (cooperative names, places) are part of the tag as well.
         registry = hashlib.sha256(lot.model_dump_json(include={"cooperatives"}).encode()).hexdigest()[:12]
         entry = Entry(
