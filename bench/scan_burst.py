@@ -86,12 +86,26 @@ def reference_app(body: bytes) -> Any:
     return app
 
 
-def serve_reference(page: Path, port: int) -> None:
+def floor_app(body: bytes) -> Any:
+    """The least any FastAPI service can do: one route, no middleware of ours, the same bytes."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    app = FastAPI()
+
+    @app.get("/l/{code}")
+    async def page(code: str) -> Response:
+        return Response(body, media_type="text/html; charset=utf-8")
+
+    return app
+
+
+def serve_reference(page: Path, port: int, kind: str) -> None:
     import uvicorn
 
-    uvicorn.run(
-        reference_app(page.read_bytes()), host="127.0.0.1", port=port, log_config=None, access_log=False
-    )
+    body = page.read_bytes()
+    app = floor_app(body) if kind == "fastapi" else reference_app(body)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
 def _signing_key() -> str:
@@ -246,10 +260,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="CHACRA_PUBLIC_REVALIDATE_SECONDS (default: the service's)",
     )
-    parser.add_argument("--serve-reference", nargs=2, metavar=("PAGE", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--serve-reference", nargs=3, metavar=("PAGE", "PORT", "KIND"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.serve_reference:
-        serve_reference(Path(args.serve_reference[0]), int(args.serve_reference[1]))
+        serve_reference(Path(args.serve_reference[0]), int(args.serve_reference[1]), args.serve_reference[2])
         return
     if args.quick:
         args.lots, args.seconds, args.catalogue = 5_000, 5, 500
@@ -290,6 +306,7 @@ def main(argv: list[str] | None = None) -> None:
             stdout=subprocess.DEVNULL,
         )
         reference: subprocess.Popen[bytes] | None = None
+        floor: subprocess.Popen[bytes] | None = None
         try:
             wait_ready(f"{base}/healthz", platform)
             page = workdir / "page.html"
@@ -297,12 +314,36 @@ def main(argv: list[str] | None = None) -> None:
             assert sample.status_code == 200, sample.text
             page.write_bytes(sample.content)
             ref_port = free_port()
+            here = Path(__file__).resolve().parents[1]
             reference = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "bench.scan_burst", "--serve-reference", str(page), str(ref_port)],
-                cwd=Path(__file__).resolve().parents[1],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.scan_burst",
+                    "--serve-reference",
+                    str(page),
+                    str(ref_port),
+                    "asgi",
+                ],
+                cwd=here,
             )
             ref_base = f"http://127.0.0.1:{ref_port}"
             wait_ready(ref_base, reference)
+            floor_port = free_port()
+            floor = subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.scan_burst",
+                    "--serve-reference",
+                    str(page),
+                    str(floor_port),
+                    "fastapi",
+                ],
+                cwd=here,
+            )
+            floor_base = f"http://127.0.0.1:{floor_port}"
+            wait_ready(f"{floor_base}/l/x", floor)
 
             cold = wrk_run(wrk, "cold (all lots)", base, every, args.seconds, script)
             # One pass over the catalogue, as the first visitors of a fair would make it.
@@ -312,15 +353,18 @@ def main(argv: list[str] | None = None) -> None:
             runs = []
             for _ in range(2):  # interleaved: a busy moment of the machine hits both alike
                 runs.append(wrk_run(wrk, "reference (same bytes)", ref_base, catalogue, args.seconds, script))
+                runs.append(wrk_run(wrk, "floor (bare FastAPI)", floor_base, catalogue, args.seconds, script))
                 runs.append(wrk_run(wrk, "fair (catalogue)", base, catalogue, args.seconds, script))
             rss = peak_rss_mb(platform.pid)
         finally:
-            for process in (platform, reference):
+            for process in (platform, reference, floor):
                 if process is not None:
                     process.terminate()
                     process.wait(timeout=30)
     ref = [r for r in runs if r.name.startswith("reference")]
     fair = [r for r in runs if r.name.startswith("fair")]
+    floors = [r for r in runs if r.name.startswith("floor")]
+    floor_rate = sum(r.rate for r in floors) / len(floors)
     ref_rate = sum(r.rate for r in ref) / len(ref)
     fair_rate = sum(r.rate for r in fair) / len(fair)
     fair_p99 = max(r.p99_ms for r in fair)
@@ -332,6 +376,12 @@ def main(argv: list[str] | None = None) -> None:
             f"{fair_rate:,.0f} / {ref_rate:,.0f} req/s = {ratio:.2f}×",
             f"≥ {GOAL_RATIO}×",
             verdict(ratio >= GOAL_RATIO),
+        ),
+        (
+            "floor: bare FastAPI/reference",
+            f"{floor_rate:,.0f} / {ref_rate:,.0f} req/s = {floor_rate / ref_rate:.2f}×",
+            "-",
+            "-",
         ),
         ("fair p99", f"{fair_p99:.1f} ms", f"< {GOAL_P99_MS:.0f} ms", verdict(fair_p99 < GOAL_P99_MS)),
         (
@@ -362,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
         f"fair: random lots out of {args.catalogue:,} after one pass over them; the page comes from the\n"
         "     cache, its version checked against the ledger once per revalidation window per lot.\n"
         "reference: a bare ASGI app under the same uvicorn answering every path with one real page.\n"
+        "floor: a FastAPI app with one route returning those bytes, no middleware of ours — what any\n"
+        "     service written with FastAPI can reach at best against the reference.\n"
         f"Load average at the end: {os.getloadavg()[0]:.1f}."
     )
 
