@@ -18,6 +18,7 @@ from services.certification.schemas import (
     CertifyingBodyCreate,
     CertifyingBodyRead,
     Claims,
+    ClaimsVersion,
     LayerCreate,
     LayerRead,
     PlotFlagRead,
@@ -250,6 +251,12 @@ async def monitoring_layer_flags(
 ) -> Page[PlotFlagRead]:
     """The plots a layer flagged when it was loaded, with the feature and its date."""
     return await service.layer_flags(session, layer_id, page=page)
+
+
+@router.get("/claims/version", response_model=ClaimsVersion, tags=["claims"])
+async def claims_version(session: SessionDep) -> ClaimsVersion:
+    """A version of everything claims rest on here: while it stays the same, so do the claims."""
+    return await service.claims_version(session)
 
 
 @router.get(

@@ -272,6 +272,13 @@ class DeforestationFreeClaim(BaseModel):
     reason: str
 
 
+class ClaimsVersion(BaseModel):
+    version: str = Field(
+        description="Changes whenever any certificate, status, verification or layer is added: claims "
+        "computed under the same version are still the same (for the ledger's part, see the lot's)."
+    )
+
+
 class Claims(BaseModel):
     lot_id: str
     organic: dict[Standard, OrganicClaim]

@@ -12,6 +12,7 @@ from stdnum import ean
 from deploy.allinone import AllInOne
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.claims import CertificationClaims
+from services.lots.public.schemas import PublicClaims
 from services.lots.public.service import public_entry
 from shared.settings import ServiceSettings, Settings
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
@@ -475,3 +476,36 @@ async def test_a_serialised_link_falls_back_to_the_lot(
     assert context["anchor"].endswith(f"/01/{GTIN14}/10/{lot['code']}")
     assert (await api.get(f"/01/{GTIN14}/10/XXXXXXXXX/21/SACO-0007")).status_code == 404
     assert (await api.get(f"/01/{BAD_GTIN14}/10/{lot['code']}/21/SACO-0007")).status_code == 400
+
+
+async def test_claims_are_asked_again_only_when_certifications_version_moves(
+    platform: AllInOne, lot: dict[str, Any]
+) -> None:
+    lots_app = platform.apps["lots"]
+    cache = PublicCache()
+    asked: list[str] = []
+    mark = ["v1"]
+
+    async def claims(lot_id: str) -> PublicClaims:
+        asked.append(lot_id)
+        return PublicClaims(available=True)
+
+    async def version() -> str | None:
+        return mark[0]
+
+    async def entry() -> Entry:
+        return await public_entry(
+            lots_app.state.database.read_sessions,
+            lots_app.state.cooperatives,
+            cache,
+            lot["code"],
+            public_base_url="https://chacra.example",
+            claims=claims,
+            claims_version=version,
+        )
+
+    first = await entry()
+    assert await entry() is first and len(asked) == 1  # checked again: same version, no claims asked
+    mark[0] = "v2"
+    second = await entry()
+    assert len(asked) == 2 and second.version != first.version

@@ -18,7 +18,7 @@ from services.certification.service.monitoring import (
     record_verification,
 )
 from services.certification.service.peers import Peers, ServiceIdentity
-from services.certification.service.reading import compute_claims, eudr_geojson
+from services.certification.service.reading import claims_version, compute_claims, eudr_geojson
 
 __all__ = [
     "Peers",
@@ -26,6 +26,7 @@ __all__ = [
     "affected_lots",
     "attach",
     "change_status",
+    "claims_version",
     "compute_claims",
     "create_body",
     "create_certificate",

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.certification import repository
-from services.certification.schemas import CertificateStatus, ClaimCertificate, Claims, Standard
+from services.certification.schemas import (
+    CertificateStatus,
+    ClaimCertificate,
+    Claims,
+    ClaimsVersion,
+    Standard,
+)
 from services.certification.service import evidence
 from services.certification.service.claims import judge_lot
 from services.certification.service.peers import Peers
@@ -123,3 +129,8 @@ async def eudr_geojson(peers: Peers, principal: Principal, lot_id: str, *, token
             "lot_id", "eudr_file_too_large", f"The geolocation file would be {len(body)} bytes, over 25 MB."
         )
     return body
+
+
+async def claims_version(session: AsyncSession) -> ClaimsVersion:
+    """Changes whenever any lot's claims may have: a reader that keeps claims asks this first."""
+    return ClaimsVersion(version=await repository.claims_watermark(session))

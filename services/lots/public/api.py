@@ -85,6 +85,7 @@ async def _entry(request: Request, code: str) -> Entry:
         code,
         public_base_url=_base_url(request),
         claims=request.app.state.public_claims,
+        claims_version=getattr(request.app.state.public_claims, "version", None),
         revalidate_seconds=0.0 if _reload(request) else request.app.state.settings.public_revalidate_seconds,
     )
 

@@ -84,6 +84,17 @@ class CertificationClaims:
         except DomainError:  # unreachable, failing or refusing: the page says so and renders
             return PublicClaims(available=False)
 
+    async def version(self) -> str | None:
+        """Certification's claims version; None when it cannot be asked (then claims show as
+        unavailable, and are asked again once it answers)."""
+        client = self._certification()
+        if client is None:
+            return None
+        try:
+            return await client.get_claims_version()
+        except DomainError:
+            return None
+
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()

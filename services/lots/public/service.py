@@ -58,10 +58,12 @@ STAGE_ORDER: tuple[Stage, ...] = (
 )
 STAGES: dict[str, Stage] = {stage: stage for stage in STAGE_ORDER}
 ClaimsSource = Callable[[str], Awaitable[PublicClaims]]
+ClaimsVersionSource = Callable[[], Awaitable[str | None]]
 
 
 async def unavailable_claims(_lot_id: str) -> PublicClaims:
     return PublicClaims(available=False)
+
 
 
 async def lot_by_code(session: AsyncSession, code: str) -> LotView:
@@ -192,6 +194,7 @@ async def public_entry(
     *,
     public_base_url: str,
     claims: ClaimsSource = unavailable_claims,
+    claims_version: ClaimsVersionSource | None = None,
     revalidate_seconds: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> Entry:
@@ -212,11 +215,24 @@ async def public_entry(
         async with sessions() as session:
             view = await lot_by_code(session, wanted)
             count, last = await version(session, view)
-        current = await claims(view.lot.id)
-        key = f"{count}|{last.isoformat()}|{current.model_dump_json()}"
-        if entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS:
+        # Claims cost a computation over every plot: asked again only when certification's version
+        # moved (or without one, every time).
+        mark = await claims_version() if claims_version is not None else None
+        key = f"{count}|{last.isoformat()}|{mark}"
+        if (
+            mark is not None
+            and entry is not None
+            and entry.checked_key == key
+            and now - entry.built_at < MAX_AGE_SECONDS
+        ):
             entry.checked_at = now
             return entry
+        current = await claims(view.lot.id)
+        if mark is None:
+            key = f"{key}|{current.model_dump_json()}"
+            if entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS:
+                entry.checked_at = now
+                return entry
         async with sessions() as session:
             lot = await public_lot(
                 session,
@@ -228,8 +244,9 @@ async def public_entry(
             )
         # The registry's facts on the page (cooperative names, places) are part of the tag as well.
         registry = hashlib.sha256(lot.model_dump_json(include={"cooperatives"}).encode()).hexdigest()[:12]
+        claims_digest = hashlib.sha256(current.model_dump_json().encode()).hexdigest()[:12]
         entry = Entry(
-            version=f"{key}|{registry}",
+            version=f"{key}|{claims_digest}|{registry}",
             checked_key=key,
             lot_id=view.lot.id,
             lot=lot,
