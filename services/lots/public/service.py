@@ -65,7 +65,6 @@ async def unavailable_claims(_lot_id: str) -> PublicClaims:
     return PublicClaims(available=False)
 
 
-
 async def lot_by_code(session: AsyncSession, code: str) -> LotView:
     view = await repository.get_lot_by_code(session, normalise_code(code))
     if view is None:
