@@ -16,7 +16,8 @@ TARGETS = ["all", *(s.name for s in SERVICES)]
 
 
 async def _load_demo(settings: Settings) -> list[Any] | None:
-    from services.cooperatives.demo import load_demo
+    from services.certification.demo import seed_demo_body
+    from services.cooperatives.demo import DEMO_CERTIFYING_BODY_ID, load_demo
     from shared.db import Database
 
     await migrate_services(settings, [s.name for s in SERVICES])
@@ -27,6 +28,12 @@ async def _load_demo(settings: Settings) -> list[Any] | None:
     finally:
         await db.dispose()
     if logins is not None:
+        certification = Database(settings.database_url_for("certification"))
+        try:
+            async with certification.transaction() as session:
+                await seed_demo_body(session, DEMO_CERTIFYING_BODY_ID)
+        finally:
+            await certification.dispose()
         await _load_ledger_demo(settings)
     return logins
 
@@ -36,6 +43,8 @@ async def _load_ledger_demo(settings: Settings) -> None:
     import httpx
 
     from deploy.allinone import create_allinone
+    from services.certification.demo import load_certification_demo
+    from services.cooperatives.demo import DEMO_CERTIFYING_BODY_ID, demo_logins
     from services.lots.demo import load_ledger_demo
 
     platform = create_allinone(settings)
@@ -44,6 +53,13 @@ async def _load_ledger_demo(settings: Settings) -> None:
         httpx.AsyncClient(transport=httpx.ASGITransport(app=platform), base_url="http://demo") as client,
     ):
         await load_ledger_demo(client)
+        passwords = {login.username: login.password for login in demo_logins([])}
+        await load_certification_demo(
+            client,
+            body_id=DEMO_CERTIFYING_BODY_ID,
+            admin=("admin", passwords["admin"]),
+            certifier=("certificador", passwords["certificador"]),
+        )
 
 
 def _print_logins(logins: list[Any] | None, base: str) -> None:
