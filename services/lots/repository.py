@@ -239,14 +239,14 @@ def ancestor_edges_cte(lot_id: str | BindParameter[str], *, lateral: bool = Fals
     return walk.union(select(*columns).join(walk, edge.child_lot_id == walk.c.parent))
 
 
-def _dialect(session: AsyncSession) -> str:
+def dialect_of(session: AsyncSession) -> str:
     bind = session.bind
     return bind.dialect.name if bind is not None else ""
 
 
 async def ancestor_edges(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
     """One recursive query: (parent, child, quantity_g, event_id) for every edge above the lot."""
-    walk = ancestor_edges_cte(lot_id, lateral=_dialect(session) == "postgresql")
+    walk = ancestor_edges_cte(lot_id, lateral=dialect_of(session) == "postgresql")
     stmt = select(walk.c.parent, walk.c.child, walk.c.quantity_g, walk.c.event_id)
     return (await session.execute(stmt)).all()
 
@@ -284,7 +284,7 @@ async def lineage_rows(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
     thousands of ids costs more to build, send and parse than the walk itself (bench/lineage.py).
     A parent that feeds several edges comes back once per edge.
     """
-    postgresql = _dialect(session) == "postgresql"
+    postgresql = dialect_of(session) == "postgresql"
     walk = ancestor_edges_cte(lot_id, lateral=postgresql)
     edge_columns = (
         walk.c.parent.label("edge_parent"),
@@ -315,13 +315,9 @@ async def lineage_rows(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
     return (await session.execute(stmt)).all()
 
 
-def ancestor_ids(session: AsyncSession, lot_id: str | BindParameter[str]) -> LotIds:
-    """The lot and every ancestor (a subquery); a ``bindparam`` makes a statement built once."""
-    return ancestor_ids_statement(lot_id, postgresql=_dialect(session) == "postgresql")
-
-
-def ancestor_ids_statement(lot_id: str | BindParameter[str], *, postgresql: bool) -> LotIds:
-    walk = ancestor_edges_cte(lot_id, lateral=postgresql)
+def ancestor_ids(session: AsyncSession, lot_id: str) -> LotIds:
+    """The lot and every ancestor (a subquery)."""
+    walk = ancestor_edges_cte(lot_id, lateral=dialect_of(session) == "postgresql")
     return select(walk.c.parent).union(select(Lot.id).where(Lot.id == lot_id))
 
 

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.cooperatives.client import CooperativesClient
 from services.lots.public import resolver
 from services.lots.public.cache import CACHE_CONTROL, Entry, PublicCache
-from services.lots.public.fastpath import etag_matches, page_answer
+from services.lots.public.fastpath import asks_past_caches, etag_matches, page_answer
 from services.lots.public.i18n import pick_language
 from services.lots.public.page import render_lot, render_not_found
 from services.lots.public.scans import ScanCounter
@@ -86,14 +86,10 @@ async def _entry(request: Request, code: str) -> Entry:
         public_base_url=_base_url(request),
         claims=request.app.state.public_claims,
         claims_version=getattr(request.app.state.public_claims, "version", None),
-        revalidate_seconds=0.0 if _reload(request) else request.app.state.settings.public_revalidate_seconds,
+        revalidate_seconds=0.0
+        if asks_past_caches(request.headers)
+        else request.app.state.settings.public_revalidate_seconds,
     )
-
-
-def _reload(request: Request) -> bool:
-    """A reload that asks past caches (Ctrl-F5, a manager checking a change) checks the ledger now."""
-    asked = f"{request.headers.get('cache-control', '')} {request.headers.get('pragma', '')}".lower()
-    return "no-cache" in asked
 
 
 def _cached(request: Request, entry: Entry, variant: str, body: bytes, media_type: str) -> Response:

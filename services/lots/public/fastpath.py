@@ -34,6 +34,12 @@ class _Route:
 PAGE_ROUTE = _Route("/l/{code:path}")
 
 
+def asks_past_caches(headers: Headers) -> bool:
+    """A reload that asks past caches (Ctrl-F5, a manager checking a change)."""
+    asked = f"{headers.get('cache-control', '')} {headers.get('pragma', '')}".lower()
+    return "no-cache" in asked
+
+
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if if_none_match is None:
         return False
@@ -65,8 +71,8 @@ class PublicPageFastPath:
         if entry is None or self.clock() - entry.checked_at >= state.settings.public_revalidate_seconds:
             return False
         headers = Headers(scope=scope)
-        if "no-cache" in f"{headers.get('cache-control', '')} {headers.get('pragma', '')}".lower():
-            return False  # a reload past caches: the route checks the ledger now
+        if asks_past_caches(headers):
+            return False  # the route checks the ledger now
         language = pick_language(params.get("lang"), headers.get("accept-language"))
         page = entry.pages.get(language)
         if page is None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from services.lots.models import Fair, LotEvent, LotEventLot, LotScan
-from services.lots.repository import AnyRow, ancestor_edges_cte
+from services.lots.repository import AnyRow, ancestor_edges_cte, dialect_of
 from shared.pagination import AnySelect
 
 MOVEMENTS = ("merge", "split", "transformation")
@@ -96,18 +96,13 @@ def _quality_statement(dialect: str) -> AnySelect:
     )
 
 
-def _dialect(session: AsyncSession) -> str:
-    bind = session.bind
-    return bind.dialect.name if bind is not None else ""
-
-
 async def lineage_version(session: AsyncSession, lot_id: str) -> tuple[int, datetime | None]:
     """How many events made the lot what it is (and corrections of them), and the last recorded.
 
     The ledger only grows, so this pair changes exactly when something the public page shows
     could have changed (a new event of the lot, a correction anywhere in its history).
     """
-    statement = _version_statement(_dialect(session))
+    statement = _version_statement(dialect_of(session))
     count, last = (await session.execute(statement, {"lot_id": lot_id})).one()
     return int(count), last
 
@@ -118,7 +113,7 @@ async def journey_events(session: AsyncSession, lot_id: str, types: Sequence[str
     Grouped by type and process (fermentation, drying…) in the database: a container's lineage
     holds thousands of events, the page shows a handful of stages.
     """
-    statement = _journey_statement(_dialect(session))
+    statement = _journey_statement(dialect_of(session))
     return (await session.execute(statement, {"lot_id": lot_id, "types": list(types)})).all()
 
 
@@ -136,7 +131,7 @@ async def standing_events(session: AsyncSession, lot_id: str, types: Sequence[st
 
 async def latest_lineage_quality(session: AsyncSession, lot_id: str) -> LotEvent | None:
     """The most recent standing quality event of the lot or, failing that, of its history."""
-    statement = _quality_statement(_dialect(session))
+    statement = _quality_statement(dialect_of(session))
     event: LotEvent | None = await session.scalar(statement, {"lot_id": lot_id})
     return event
 
@@ -161,9 +156,7 @@ async def add_scans(session: AsyncSession, counts: dict[tuple[str, date], int]) 
     """
     if not counts:
         return
-    bind = session.bind
-    sqlite = bind is not None and bind.dialect.name == "sqlite"
-    dialect_insert = sqlite_insert if sqlite else postgresql_insert
+    dialect_insert = sqlite_insert if dialect_of(session) == "sqlite" else postgresql_insert
     rows = [{"lot_id": lot_id, "day": day, "scans": n} for (lot_id, day), n in counts.items()]
     for start in range(0, len(rows), SCAN_ROWS_PER_STATEMENT):
         stmt = dialect_insert(LotScan).values(rows[start : start + SCAN_ROWS_PER_STATEMENT])

@@ -144,7 +144,7 @@ async def public_lot(
     *,
     public_base_url: str,
     updated_at: datetime,
-    claims: ClaimsSource = unavailable_claims,
+    claims: PublicClaims,
 ) -> PublicLot:
     provenance = provenance_read(await lineage_graph(session, view))
     registry = {
@@ -180,7 +180,7 @@ async def public_lot(
         ),
         journey=await _journey(session, lot.id),
         quality=_quality(await public_repository.latest_lineage_quality(session, lot.id)),
-        claims=await claims(lot.id),
+        claims=claims,
         updated_at=updated_at,
     )
 
@@ -239,7 +239,7 @@ async def public_entry(
                 view,
                 public_base_url=public_base_url,
                 updated_at=last,
-                claims=lambda _lot_id: _ready(current),
+                claims=current,
             )
         # The registry's facts on the page (cooperative names, places) are part of the tag as well.
         registry = hashlib.sha256(lot.model_dump_json(include={"cooperatives"}).encode()).hexdigest()[:12]
@@ -254,10 +254,6 @@ async def public_entry(
         )
         cache.put(wanted, entry)
         return entry
-
-
-async def _ready(claims: PublicClaims) -> PublicClaims:
-    return claims
 
 
 async def resolve(session: AsyncSession, gtin: str, code: str) -> LotView:
