@@ -61,16 +61,21 @@ SERVICES: tuple[ServiceRoute, ...] = (
 )
 
 
+# Longest prefix first, so the first match is the owner: asked on every request of the all-in-one.
+_BY_PREFIX: tuple[tuple[str, str, ServiceRoute], ...] = tuple(
+    sorted(
+        ((prefix, prefix.rstrip("/") + "/", route) for route in SERVICES for prefix in route.prefixes),
+        key=lambda item: -len(item[0]),
+    )
+)
+
+
 def owner_of(path: str) -> ServiceRoute | None:
     """The service whose prefix matches ``path`` (a prefix matches itself and what follows a ``/``)."""
-    best: tuple[int, ServiceRoute] | None = None
-    for route in SERVICES:
-        for prefix in route.prefixes:
-            if (path == prefix or path.startswith(prefix.rstrip("/") + "/")) and (
-                best is None or len(prefix) > best[0]
-            ):
-                best = (len(prefix), route)
-    return best[1] if best else None
+    for prefix, below, route in _BY_PREFIX:
+        if path.startswith(below) or path == prefix:
+            return route
+    return None
 
 
 def nginx_config(upstreams: dict[str, str]) -> str:

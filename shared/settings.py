@@ -54,9 +54,10 @@ class Settings(BaseSettings):
     coca_free_window_months: int = Field(default=12, ge=1, le=60)
     # Scan counts are kept in memory and written this often (services/lots/public/scans.py).
     scan_flush_seconds: float = Field(default=2.0, gt=0)
-    # A lot's cached public page is served this long before its version is checked again; browsers
-    # are told they may keep it 60 s (Cache-Control), so a change shows within the same order.
-    public_revalidate_seconds: float = Field(default=30.0, ge=0)
+    # How often the public pages' change watch reads what changed in the ledger and the claims
+    # (services/lots/public/watch.py): a change shows on a cached page within this many seconds.
+    # 0: no watch, every request checks its page's version (tests).
+    public_revalidate_seconds: float = Field(default=5.0, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
     sql_echo: bool = False

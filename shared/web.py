@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.gzip import GZipMiddleware
@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import Table
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from shared.auth import TokenVerifier
 from shared.db import Database
@@ -30,6 +31,29 @@ from shared.uow import UnitOfWorkMiddleware
 logger = logging.getLogger("chacra.web")
 PURGE_INTERVAL_SECONDS = 3600
 StartupHook = Callable[[FastAPI], Awaitable[None]]
+
+
+class FrontLayer(Protocol):
+    """Answers some requests from memory before anything else runs, or passes (returns False).
+
+    A layer that answers records the request itself (shared.observability.record_request) and adds
+    the X-Request-ID header, as the middleware it bypasses would.
+    """
+
+    async def answer(self, app: FastAPI, scope: Scope, send: Send) -> bool: ...
+
+
+class ServiceApp(FastAPI):
+    """A service's app: its front layers first, then Starlette's stack (middleware, routing)."""
+
+    front: Sequence[FrontLayer] = ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for layer in self.front:
+                if await layer.answer(self, scope, send):
+                    return
+        await super().__call__(scope, receive, send)
 
 
 class Health(BaseModel):
@@ -86,11 +110,11 @@ def create_service_app(
     on_startup: StartupHook | None = None,
     on_shutdown: StartupHook | None = None,
     token_verifier: TokenVerifier | None = None,
-    answer_first: Sequence[Any] = (),
+    answer_first: Sequence[FrontLayer] = (),
 ) -> FastAPI:
     """Build a service app. A given ``database`` is used as is (tests); otherwise one is opened and
-    migrated to head at start. ``answer_first``: ASGI layers that may answer a request from memory
-    before compression and the unit of work (inside logging and metrics, like any request)."""
+    migrated to head at start. ``answer_first``: layers that may answer a request from memory before
+    routing, middleware and the unit of work (ServiceApp)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -124,7 +148,7 @@ def create_service_app(
             if database is None:
                 await db.dispose()
 
-    app = FastAPI(
+    app = ServiceApp(
         title=title,
         description=description,
         version="1.0.0",
@@ -140,8 +164,7 @@ def create_service_app(
     app.add_middleware(UnitOfWorkMiddleware)
     # Collection centres work over slow 3G: a page of 500 plots shrinks from ~180 KB to ~40 KB.
     app.add_middleware(GZipMiddleware, minimum_size=1024)
-    for layer in answer_first:
-        app.add_middleware(layer)
+    app.front = tuple(answer_first)
     app.add_middleware(ObservabilityMiddleware, service=name)
 
     def openapi() -> dict[str, Any]:

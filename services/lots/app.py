@@ -15,6 +15,7 @@ from services.lots.public.cache import PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
+from services.lots.public.watch import ChangeWatch
 from shared.db import Database
 from shared.settings import Settings, get_settings
 from shared.web import create_service_app
@@ -45,11 +46,24 @@ def create_app(
 
     scans = ScanCounter()
     claims = CertificationClaims(settings, peers)
+    cache = PublicCache()
 
     async def on_startup(app: FastAPI) -> None:
         scans.start(app.state.database, every=settings.scan_flush_seconds)
+        app.state.public_watch = None
+        if settings.public_revalidate_seconds > 0:  # 0: every page request checks its version
+            watch = ChangeWatch(
+                cache,
+                app.state.database.read_sessions,
+                every=settings.public_revalidate_seconds,
+                claims_version=claims.version,
+            )
+            watch.start()
+            app.state.public_watch = watch
 
     async def on_shutdown(app: FastAPI) -> None:
+        if app.state.public_watch is not None:
+            await app.state.public_watch.stop()
         await scans.stop(app.state.database)
         await claims.aclose()
         await cooperatives.aclose()
@@ -66,10 +80,10 @@ def create_app(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         # A fresh cached page skips routing, dependencies and the session (public/fastpath.py).
-        answer_first=[PublicPageFastPath],
+        answer_first=[PublicPageFastPath(SERVICE)],
     )
     app.state.cooperatives = cooperatives
-    app.state.public_cache = PublicCache()
+    app.state.public_cache = cache
     app.state.public_claims = claims
     app.state.scans = scans
     return app

@@ -20,13 +20,16 @@ CODE_LENGTH: Final = 9
 CODE_PATTERN: Final = re.compile(f"^[{ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
+_SEPARATORS: Final = re.compile(r"[\s\-.]")
+
+
 def new_lot_code() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
 
 
 def normalise_code(text: str) -> str:
     """What a person typed → the code: case and the separators people add do not matter."""
-    return re.sub(r"[\s\-.]", "", text).upper()
+    return _SEPARATORS.sub("", text).upper()
 
 
 def gtin14(gtin: str) -> str:

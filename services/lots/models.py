@@ -119,6 +119,8 @@ class LotEvent(Base):
 
     __table_args__ = (
         Index("ix_lot_events_lot", "lot_id", "event_time", "id"),
+        # What was recorded lately: the public pages' change watch reads it every few seconds.
+        Index("ix_lot_events_recorded", "recorded_at"),
         # One correction per event: a second one is refused by the database, not only by the code.
         Index("uq_lot_events_corrects", "corrects_event_id", unique=True),
     )

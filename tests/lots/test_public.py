@@ -14,6 +14,7 @@ from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.schemas import PublicClaims
 from services.lots.public.service import public_entry
+from services.lots.public.watch import ChangeWatch
 from shared.settings import ServiceSettings, Settings
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
 from tests.lots.calls import HeadersFor, event, split
@@ -293,12 +294,13 @@ async def test_scans_are_counted_per_lot_and_shown_to_its_cooperative_only(
     assert (await api.get(f"/api/v1/lots/{lot['id']}/scans")).status_code == 401
 
 
-async def test_a_cached_page_is_checked_again_after_the_revalidation_window(
+async def test_a_cached_page_is_served_until_the_watch_marks_its_lot(
     api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
 ) -> None:
     lots_app = platform.apps["lots"]
-    cache = PublicCache()
     now = [100.0]
+    cache = PublicCache(clock=lambda: now[0])
+    watch = ChangeWatch(cache, lots_app.state.database.read_sessions, every=5.0)
 
     async def entry() -> Entry:
         return await public_entry(
@@ -307,21 +309,27 @@ async def test_a_cached_page_is_checked_again_after_the_revalidation_window(
             cache,
             lot["code"].lower(),  # as a person may type it
             public_base_url="https://chacra.example",
-            revalidate_seconds=1.0,
-            clock=lambda: now[0],
         )
 
+    await watch.poll()  # at 100: trusted until 115
+    now[0] += 1
     first = await entry()
     assert first.lot.quality is None
     await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
-    now[0] += 0.5
-    assert await entry() is first  # inside the window: served without asking the database
-    now[0] += 0.6
+    now[0] += 1
+    assert await entry() is first  # the watch has not looked since: served without a query
+    now[0] += 1
+    assert lot["id"] in await watch.poll()  # at 103
+    now[0] += 1
     fresh = await entry()
     assert fresh is not first and fresh.version != first.version
     assert fresh.lot.quality is not None and fresh.lot.quality.grade == "Grado 1"
-    now[0] += 5
-    assert await entry() is fresh  # checked again, nothing changed: the same entry
+    now[0] += 1
+    assert await watch.poll() == set()  # nothing new: the event is recognised, not found again
+    assert await entry() is fresh
+    now[0] += 20  # the watch stopped polling: no longer trusted, every request checks
+    assert not cache.fresh(fresh)
+    assert await entry() is fresh  # checked, nothing changed: the same entry
 
 
 async def test_what_happens_to_a_parent_after_a_bag_left_it_is_not_the_bags_history(

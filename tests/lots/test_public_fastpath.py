@@ -18,6 +18,7 @@ from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import PublicClaims, PublicLot, PublicOrigin
+from services.lots.public.watch import ChangeWatch
 from shared.db import Database
 from shared.settings import Settings
 from tests.factories import create_origin, deliver
@@ -50,27 +51,34 @@ def entry(checked_at: float) -> Entry:
         updated_at=datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
     )
     return Entry(
-        version="v1", checked_key="v1", lot_id="lot_1", lot=lot, checked_at=checked_at, pages={"es": PAGE}
+        version="v1",
+        checked_key="v1",
+        lot_id="lot_1",
+        code=lot.code,
+        gtin=None,
+        updated_at=lot.updated_at,
+        json=lot.model_dump_json().encode(),
+        checked_at=checked_at,
+        built_at=checked_at,
+        pages={"es": PAGE},
     )
 
 
 class Harness:
-    def __init__(self, now: float, window: float = 10.0) -> None:
-        self.cache = PublicCache()
+    """The front layer over a cache whose watch polled at 100 and is trusted until 110."""
+
+    def __init__(self, now: float) -> None:
+        self.cache = PublicCache(clock=lambda: now)
         self.cache.put("ACE34XY67", entry(checked_at=100.0))
+        self.cache.trust_until(110.0)
         self.scans = ScanCounter()
-        self.state = SimpleNamespace(
-            public_cache=self.cache,
-            scans=self.scans,
-            settings=SimpleNamespace(public_revalidate_seconds=window),
-        )
+        self.app = SimpleNamespace(state=SimpleNamespace(public_cache=self.cache, scans=self.scans))
         self.passed: list[str] = []
-        self.layer = PublicPageFastPath(self.app, clock=lambda: now)
+        self.layer = PublicPageFastPath("lots")
 
-    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        self.passed.append(scope["path"])
-
-    async def get(self, path: str, query: str = "", **headers: str) -> list[dict[str, Any]]:
+    async def get(
+        self, path: str, query: str = "", method: str = "GET", **headers: str
+    ) -> list[dict[str, Any]]:
         sent: list[dict[str, Any]] = []
 
         async def send(message: dict[str, Any]) -> None:
@@ -78,13 +86,13 @@ class Harness:
 
         scope = {
             "type": "http",
-            "method": "GET",
+            "method": method,
             "path": path,
             "query_string": query.encode(),
             "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
-            "app": SimpleNamespace(state=self.state),
         }
-        await self.layer(scope, None, send)
+        if not await self.layer.answer(self.app, scope, send):  # type: ignore[arg-type]
+            self.passed.append(path)
         return sent
 
 
@@ -121,10 +129,27 @@ async def test_the_language_switch_is_not_a_scan_and_a_missing_language_goes_to_
     assert harness.passed == ["/l/ACE34XY67"]
 
 
+async def test_an_entry_the_watch_no_longer_vouches_for_goes_to_the_app() -> None:
+    silent = Harness(now=111.0)  # the watch has not polled lately: every page is checked
+    await silent.get("/l/ACE34XY67")
+    assert silent.passed == ["/l/ACE34XY67"] and silent.scans.pending == 0
+    marked = Harness(now=105.0)
+    marked.cache.mark_lots(["lot_1"], at=104.0)  # an event in the lot's lineage, seen at 104
+    await marked.get("/l/ACE34XY67")
+    claims = Harness(now=105.0)
+    claims.cache.mark_claims(at=104.0)
+    await claims.get("/l/ACE34XY67")
+    other = Harness(now=105.0)
+    other.cache.mark_lots(["lot_2"], at=104.0)  # another lot's change is not this page's
+    await other.get("/l/ACE34XY67")
+    assert (marked.passed, claims.passed, other.passed) == (["/l/ACE34XY67"], ["/l/ACE34XY67"], [])
+
+
 async def test_a_stale_entry_another_parameter_or_an_unknown_code_go_to_the_app() -> None:
-    stale = Harness(now=111.0)
-    await stale.get("/l/ACE34XY67")
-    assert stale.passed == ["/l/ACE34XY67"] and stale.scans.pending == 0
+    old = Harness(now=105.0)
+    old.cache.get("ACE34XY67").built_at = 105.0 - 3601  # type: ignore[union-attr]
+    await old.get("/l/ACE34XY67")  # built over an hour ago: the registry's facts are read again
+    assert old.passed == ["/l/ACE34XY67"] and old.scans.pending == 0
     fresh = Harness(now=105.0)
     await fresh.get("/l/ACE34XY67", "utm_source=qr")
     await fresh.get("/l/NOSUCHLOT")
@@ -143,7 +168,7 @@ async def test_a_reload_past_caches_goes_to_the_app() -> None:
 async def cached_api(
     settings: Settings, db: Database, lots_db: Database, certification_db: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The platform as it runs: pages served from memory for 30 s."""
+    """The platform as it runs, with a change watch; the tests make it poll (``poll(client)``)."""
     serving = settings.model_copy(update={"public_revalidate_seconds": 30.0})
     platform = create_allinone(
         serving, databases={"cooperatives": db, "lots": lots_db, "certification": certification_db}
@@ -152,7 +177,13 @@ async def cached_api(
         platform.root.router.lifespan_context(platform.root),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=platform), base_url="http://test") as client,
     ):
+        client.platform = platform  # type: ignore[attr-defined]
         yield client
+
+
+async def poll(client: httpx.AsyncClient) -> set[str]:
+    watch: ChangeWatch = client.platform.apps["lots"].state.public_watch  # type: ignore[attr-defined]
+    return await watch.poll()
 
 
 async def test_the_fast_path_answers_as_the_route_does_and_is_measured(
@@ -161,10 +192,14 @@ async def test_the_fast_path_answers_as_the_route_does_and_is_measured(
     origin = await create_origin(cached_api, admin_headers, headers_for)
     lot = await deliver(cached_api, origin, "50")
     url = f"/l/{lot['code']}"
-    counted_before = _page_requests((await cached_api.get("/metrics")).text)
+    await poll(cached_api)  # the watch's first look: the delivery and the claims version
+    metrics = (await cached_api.get("/metrics")).text
+    counted_before, memory_before = _page_requests(metrics), _from_memory(metrics)
     # (httpx asks for gzip unless told otherwise, and decodes it)
     for headers in ({"Accept-Encoding": "identity"}, {"Accept-Encoding": "gzip"}, {"Accept-Language": "en"}):
-        built = await cached_api.get(url, headers=headers)  # the route builds (or renders) it
+        # The route's answer (a reload past caches always reaches it), then the same from memory.
+        built = await cached_api.get(url, headers={**headers, "Cache-Control": "no-cache"})
+        await poll(cached_api)  # the watch has looked: the entry is vouched for
         fast = await cached_api.get(url, headers=headers)  # then it comes from memory
         assert fast.status_code == built.status_code == 200
         assert fast.content == built.content
@@ -178,8 +213,11 @@ async def test_the_fast_path_answers_as_the_route_does_and_is_measured(
     zipped = await cached_api.get(url, headers={"Accept-Encoding": "gzip"})
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.headers["etag"] != plain.headers["etag"]  # two representations, two tags
-    # 11 page requests above, each counted under the page's route, from memory or not.
-    assert _page_requests((await cached_api.get("/metrics")).text) - counted_before == 11
+    # 11 page requests above, each counted under the page's route, from memory or not; all but
+    # the three first builds came from memory.
+    metrics = (await cached_api.get("/metrics")).text
+    assert _page_requests(metrics) - counted_before == 11
+    assert _from_memory(metrics) - memory_before == 8
 
 
 def _page_requests(metrics: str) -> float:
@@ -187,21 +225,23 @@ def _page_requests(metrics: str) -> float:
     return sum(float(n) for n in re.findall(pattern, metrics))
 
 
+def _from_memory(metrics: str) -> float:
+    found = re.search(r"^chacra_public_pages_from_memory_total ([\d.e+]+)", metrics, re.MULTILINE)
+    assert found is not None
+    return float(found.group(1))
+
+
 async def test_a_head_from_memory_is_not_a_scan() -> None:
     harness = Harness(now=105.0)
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {
-        "type": "http",
-        "method": "HEAD",
-        "path": "/l/ACE34XY67",
-        "query_string": b"",
-        "headers": [],
-        "app": SimpleNamespace(state=harness.state),
-    }
-    await harness.layer(scope, None, send)
+    sent = await harness.get("/l/ACE34XY67", method="HEAD")
     assert sent[0]["status"] == 200 and sent[1]["body"] == b""
-    assert harness.scans.pending == 0
+    assert header(sent, b"content-length") == str(len(PAGE))
+    assert harness.scans.pending == 0 and harness.passed == []
+
+
+async def test_an_answer_from_memory_carries_a_request_id_and_keeps_the_callers() -> None:
+    harness = Harness(now=105.0)
+    mine = await harness.get("/l/ACE34XY67", x_request_id="abc123")
+    new = [header(await harness.get("/l/ACE34XY67"), b"x-request-id") for _ in range(2)]
+    assert header(mine, b"x-request-id") == "abc123"
+    assert new[0] != new[1] and all(re.fullmatch(r"[0-9a-f]{32}", str(n)) for n in new)

@@ -1,4 +1,4 @@
-"""Scan counters: written in bounded statements, never lost on stop, dated in Peru."""
+"""Scan counters: written whatever their number, never lost on stop, dated in Peru."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ async def test_a_flush_of_more_keys_than_one_statement_may_bind_is_written(
     await counter.flush(database)
     assert counter.pending == 0
     assert await stored(database, lot["id"]) == (MANY_KEYS, MANY_KEYS)
-    # Added to the rows already there, still in bounded statements.
+    # Added to the rows already there.
     for offset in range(MANY_KEYS):
         counter._pending[(lot["id"], first + timedelta(days=offset))] += 2
     await counter.flush(database)

@@ -86,9 +86,7 @@ async def _entry(request: Request, code: str) -> Entry:
         public_base_url=_base_url(request),
         claims=request.app.state.public_claims,
         claims_version=getattr(request.app.state.public_claims, "version", None),
-        revalidate_seconds=0.0
-        if asks_past_caches(request.headers)
-        else request.app.state.settings.public_revalidate_seconds,
+        check=asks_past_caches(request.headers),
     )
 
 
@@ -109,8 +107,6 @@ def _cached(request: Request, entry: Entry, variant: str, body: bytes, media_typ
 async def public_lot_json(request: Request, code: str) -> Response:
     """A lot's provenance for anyone holding the bag: origin, journey, quality, claims; nothing personal."""
     entry = await _entry(request, code)
-    if entry.json is None:
-        entry.json = entry.lot.model_dump_json().encode()
     return _cached(request, entry, "json", entry.json, "application/json")  # gzip: the middleware
 
 

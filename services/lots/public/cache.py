@@ -1,14 +1,20 @@
 """Public answers kept in memory until what they rest on changes.
 
 An entry is valid for one *version*: the ledger's (events over the lot's lineage and when the last
-was recorded) and the claims' (their JSON). A new event anywhere in the lineage, a correction or
-a suspended certificate gives another version. Checking the version costs queries, so an entry
-checked less than ``CHACRA_PUBLIC_REVALIDATE_SECONDS`` ago (default 30) is served as it is: during a
-scan burst a lot's page is checked twice a minute, and a change shows within that half minute —
-the order of the 60 s browsers are told they may keep the page anyway. A reload that asks past
-caches (``Cache-Control: no-cache``: Ctrl-F5, a manager checking a change) checks at once.
-Several processes each keep their own entries; they agree because the version comes from the
-shared database.
+was recorded) and the claims'. Checking a version costs queries, so entries are not checked one by
+one: the change watch (watch.py) reads, once per ``CHACRA_PUBLIC_REVALIDATE_SECONDS`` (default 5),
+which lots had new events and which lots descend from them, and whether certification's claims
+moved, and marks what it found. An entry checked after the last mark on its lot (and after the last
+claims mark) is served as it is, by the fast path, whatever the number of pages cached; a marked one
+is checked again at its next request — and kept when its version did not move. A reload that asks
+past caches (``Cache-Control: no-cache``: Ctrl-F5, a manager checking a change) checks at once.
+When the watch is not running or has not polled lately (a window of 0 in tests; a database that does
+not answer) every request checks. Several processes each keep their own entries and their own
+watch; they agree because both read the shared database.
+
+Entries hold bytes, not objects: the lot's JSON and each rendered page (plain and gzip), so a
+catalogue of thousands of pages weighs a few kilobytes each and adds nothing for the garbage
+collector to walk.
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import math
+import time
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import format_datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -26,13 +36,19 @@ from pathlib import Path
 
 from services.lots.public.schemas import PublicLot
 
-DEFAULT_ENTRIES = 4096
+DEFAULT_ENTRIES = 8192
 # Registry facts shown on the page (a cooperative's name) are read when the page is built: a page is
 # built again at least this often, so a renamed cooperative shows within the hour.
 MAX_AGE_SECONDS = 3600.0
 # Browsers and apps may keep a page a minute, then must ask again (an ETag makes that cheap).
 CACHE_CONTROL = "public, max-age=60, must-revalidate"
 GZIP_MIN_BYTES = 1024
+# A watch that has not polled for this many of its intervals is not trusted: entries are checked.
+TRUST_INTERVALS = 3
+# Pages built at once; more wait. Building is CPU work on one core: more at once only holds more
+# lineages in memory.
+BUILDS_AT_ONCE = 4
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 @dataclass(slots=True)
@@ -40,12 +56,21 @@ class Entry:
     version: str  # what the ETag is made of
     checked_key: str  # what a check compares: the ledger's version and the claims
     lot_id: str
-    lot: PublicLot
-    checked_at: float
+    code: str
+    gtin: str | None
+    updated_at: datetime
+    json: bytes  # the PublicLot, as the JSON route sends it
+    checked_at: float  # when the check that gave this entry started (monotonic clock)
     built_at: float = 0.0
     pages: dict[str, bytes] = field(default_factory=dict)
     gzipped: dict[str, bytes] = field(default_factory=dict)
-    json: bytes | None = None
+    # The fast path's ready-made answers: (ETag, headers of a 200 without its length, of a 304).
+    raw: dict[str, tuple[str, RawHeaders, RawHeaders]] = field(default_factory=dict)
+
+    @property
+    def lot(self) -> PublicLot:
+        """The lot as an object again (rendering another language; tests)."""
+        return PublicLot.model_validate_json(self.json)
 
     def etag(self, variant: str) -> str:
         # The code's own version is part of it: after an upgrade, a browser's old copy is not "fresh".
@@ -55,7 +80,7 @@ class Entry:
     def headers(self, variant: str, *, vary: str = "Accept-Language, Accept-Encoding") -> dict[str, str]:
         return {
             "ETag": self.etag(variant),
-            "Last-Modified": format_datetime(self.lot.updated_at, usegmt=True),
+            "Last-Modified": format_datetime(self.updated_at, usegmt=True),
             "Cache-Control": CACHE_CONTROL,
             "Vary": vary,
         }
@@ -68,6 +93,18 @@ class Entry:
         if language not in self.gzipped:
             self.gzipped[language] = gzip.compress(page, compresslevel=6, mtime=0)
         return self.gzipped[language]
+
+    def raw_answer(self, variant: str, encoding: str | None) -> tuple[str, RawHeaders, RawHeaders]:
+        """The headers of a page answer as bytes, built once per variant (the same as the route's)."""
+        found = self.raw.get(variant)
+        if found is None:
+            fields = self.headers(variant)
+            not_modified = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]
+            ok = [*not_modified, (b"content-type", b"text/html; charset=utf-8")]
+            if encoding is not None:
+                ok.append((b"content-encoding", encoding.encode("latin-1")))
+            found = self.raw[variant] = (fields["ETag"], ok, not_modified)
+        return found
 
 
 @cache
@@ -85,10 +122,17 @@ def release() -> str:
 
 
 class PublicCache:
-    def __init__(self, entries: int = DEFAULT_ENTRIES) -> None:
+    def __init__(self, entries: int = DEFAULT_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._size = entries
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.clock = clock
+        # What the change watch found: when each lot's answers last changed (monotonic time), when
+        # the claims last moved, and until when its silence about other lots can be trusted.
+        self._marked: dict[str, float] = {}
+        self._claims_marked = -math.inf
+        self._trusted_until = -math.inf
+        self.builds = asyncio.Semaphore(BUILDS_AT_ONCE)
 
     def lock(self, code: str) -> asyncio.Lock:
         """One check or build of a lot's page at a time: a burst on a stale page waits for it."""
@@ -110,6 +154,45 @@ class PublicCache:
         self._entries.move_to_end(code)
         while len(self._entries) > self._size:
             self._entries.popitem(last=False)
+
+    def fresh(self, entry: Entry, now: float | None = None) -> bool:
+        """Whether the entry may be served without a check: the watch is polling, has seen no change
+        to the lot, its lineage or the claims since the entry's check began, and the page is less
+        than an hour old."""
+        now = self.clock() if now is None else now
+        checked = entry.checked_at
+        return (
+            now < self._trusted_until
+            and checked > self._claims_marked
+            and checked > self._marked.get(entry.lot_id, -math.inf)
+            and now - entry.built_at < MAX_AGE_SECONDS
+        )
+
+    def mark_lots(self, lot_ids: Iterable[str], at: float) -> None:
+        """These lots' answers may have changed at or before ``at``: check before serving them again.
+
+        Marks are kept by lot, not by cached entry, so a page being built while the change was
+        found is checked again too. A mark older than an hour can go: an entry checked before it
+        was built before it, and is rebuilt anyway.
+        """
+        marked = self._marked
+        for lot_id in lot_ids:
+            if marked.get(lot_id, -math.inf) < at:
+                marked[lot_id] = at
+        horizon = at - MAX_AGE_SECONDS
+        if len(self._marked) > 4 * self._size and any(t < horizon for t in self._marked.values()):
+            self._marked = {k: t for k, t in self._marked.items() if t >= horizon}
+
+    def mark_claims(self, at: float) -> None:
+        """Certification's claims moved: every entry's claims are asked again at its next request."""
+        self._claims_marked = max(self._claims_marked, at)
+
+    def trust_until(self, until: float) -> None:
+        """The watch polled: changes made before its poll began are marked; trust it until ``until``."""
+        self._trusted_until = until
+
+    def distrust(self) -> None:
+        self._trusted_until = -math.inf
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -1,37 +1,37 @@
-"""A fresh cached page is sent by a plain ASGI layer: no routing, no dependencies, no session.
+"""A fresh cached page is sent before anything else runs: no middleware, routing, dependencies or
+session (shared.web.ServiceApp's front layer).
 
-During a scan burst at a fair most requests are for pages already built and checked within the
-revalidation window (cache.py); the FastAPI route answers everything else — a page to build or to
+During a scan burst at a fair most requests are for pages already built that the change watch
+vouches for (cache.py, watch.py); the FastAPI route answers everything else — a page to build or to
 check again, an unknown code, other parameters — exactly as before. Answers are byte-for-byte the
 route's: same ETag, Last-Modified, Cache-Control and Vary, 304 on a matching If-None-Match, gzip
-when asked, and the scan is counted the same way.
+when asked, and the scan is counted the same way. What the bypassed middleware does — X-Request-ID,
+the request's metrics and access log line — is done here too.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from fastapi import FastAPI
+from prometheus_client import Counter
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from services.lots.codes import normalise_code
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.i18n import pick_language
 from services.lots.public.scans import ScanCounter
+from shared.observability import record_request, request_id_of
 
 PREFIX = "/l/"
-
-
-@dataclass(frozen=True)
-class _Route:
-    path: str
-
-
-# Named as the route it stands in for, so metrics and logs count its answers under the same route.
-PAGE_ROUTE = _Route("/l/{code:path}")
+FROM_MEMORY = Counter(
+    "chacra_public_pages_from_memory_total",
+    "Public page requests answered from memory, before routing (the rest of /l/ went to the route).",
+)
+# Counted under the route it stands in for, so metrics and logs show one route.
+PAGE_ROUTE = "/l/{code:path}"
 
 
 def asks_past_caches(headers: Headers) -> bool:
@@ -48,50 +48,86 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 class PublicPageFastPath:
-    def __init__(self, app: ASGIApp, clock: Callable[[], float] = time.monotonic) -> None:
-        self.app = app
-        self.clock = clock
+    def __init__(self, service: str) -> None:
+        self.service = service
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in ("GET", "HEAD")
-            or not scope["path"].startswith(PREFIX)
-            or not await self._served(scope, send)
-        ):
-            await self.app(scope, receive, send)
-
-    async def _served(self, scope: Scope, send: Send) -> bool:
-        state = scope["app"].state
-        params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-        if set(params) - {"lang"}:
+    async def answer(self, app: FastAPI, scope: Scope, send: Send) -> bool:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if not path.startswith(PREFIX) or method not in ("GET", "HEAD"):
             return False
+        started = time.perf_counter()
+        lang = None
+        query: bytes = scope.get("query_string", b"")
+        if query:
+            params = dict(parse_qsl(query.decode("latin-1")))
+            if set(params) - {"lang"}:
+                return False
+            lang = params.get("lang")
+        state = app.state
         cache: PublicCache = state.public_cache
-        entry = cache.get(normalise_code(scope["path"][len(PREFIX) :]))
-        if entry is None or self.clock() - entry.checked_at >= state.settings.public_revalidate_seconds:
+        entry = cache.get(normalise_code(path[len(PREFIX) :]))
+        if entry is None or not cache.fresh(entry):
             return False
-        headers = Headers(scope=scope)
-        if asks_past_caches(headers):
-            return False  # the route checks the ledger now
-        language = pick_language(params.get("lang"), headers.get("accept-language"))
+        headers = _read_headers(scope)
+        if (
+            b"no-cache" in headers.get(b"cache-control", b"").lower()
+            or b"no-cache" in headers.get(b"pragma", b"").lower()
+        ):
+            return False  # a reload past caches: the route checks the ledger now
+        language = pick_language(lang, _text(headers.get(b"accept-language")))
         page = entry.pages.get(language)
         if page is None:
-            return False
-        scope["route"] = PAGE_ROUTE
-        if "lang" not in params and scope["method"] == "GET":  # a HEAD is not somebody scanning
+            return False  # not rendered in this language yet: the route renders it
+        if lang is None and method == "GET":  # a HEAD is not somebody scanning
             counter: ScanCounter = state.scans
             counter.record(entry.lot_id)
-        await self._send(scope, send, entry, language, page, headers)
+        request_id = request_id_of(scope)
+        status = await self._send(method, send, entry, language, page, headers, request_id)
+        FROM_MEMORY.inc()
+        record_request(self.service, scope, PAGE_ROUTE, status, started, request_id)
         return True
 
     @staticmethod
     async def _send(
-        scope: Scope, send: Send, entry: Entry, language: str, page: bytes, headers: Headers
-    ) -> None:
-        status, fields, body = page_answer(entry, language, page, headers)
-        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        method: str,
+        send: Send,
+        entry: Entry,
+        language: str,
+        page: bytes,
+        headers: dict[bytes, bytes],
+        request_id: bytes,
+    ) -> int:
+        gzip_ok = accepts_gzip(_text(headers.get(b"accept-encoding")) or "")
+        compressed = entry.gzipped_page(language) if gzip_ok else None
+        variant = f"page-{language}" + ("-gzip" if compressed is not None else "")
+        etag, ok, not_modified = entry.raw_answer(variant, "gzip" if compressed is not None else None)
+        tag = (b"x-request-id", request_id)
+        if etag_matches(_text(headers.get(b"if-none-match")), etag):
+            await send({"type": "http.response.start", "status": 304, "headers": [*not_modified, tag]})
+            await send({"type": "http.response.body", "body": b""})
+            return 304
+        body = page if compressed is None else compressed
+        length = (b"content-length", str(len(body)).encode())
+        await send({"type": "http.response.start", "status": 200, "headers": [*ok, length, tag]})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return 200
+
+
+_READ = frozenset((b"cache-control", b"pragma", b"accept-language", b"accept-encoding", b"if-none-match"))
+
+
+def _read_headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request headers the page answer depends on, in one pass (the first of each, as Starlette)."""
+    found: dict[bytes, bytes] = {}
+    for key, value in scope["headers"]:
+        if key in _READ and key not in found:
+            found[key] = value
+    return found
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("latin-1") if value is not None else None
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BindParameter, String, bindparam, exists, func, or_, select
+from sqlalchemy import BindParameter, String, Table, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from services.lots.models import Fair, LotEvent, LotEventLot, LotScan
+from services.lots.models import Fair, Lot, LotEdge, LotEvent, LotEventLot, LotScan
 from services.lots.repository import AnyRow, ancestor_edges_cte, dialect_of
 from shared.pagination import AnySelect
 
@@ -143,27 +143,54 @@ async def fairs_by_id(session: AsyncSession, fair_ids: Iterable[str]) -> dict[st
     return {f.id: f for f in (await session.scalars(select(Fair).where(Fair.id.in_(wanted)))).all()}
 
 
-# psycopg binds at most 65,535 parameters per statement and a row takes three: one INSERT of every
-# pending (lot, day) failed above ~21,800 keys, and kept failing as the put-back counts grew.
-SCAN_ROWS_PER_STATEMENT = 5_000
+# The change watch (watch.py): a handful of rows per poll, whatever the number of pages cached.
+DOWNSTREAM_IDS_PER_STATEMENT = 500
+
+
+async def events_recorded_since(session: AsyncSession, since: datetime) -> Sequence[AnyRow]:
+    """(event id, lot id) for every lot each event recorded since ``since`` touched (its subject,
+    inputs, outputs; a correction's lot)."""
+    stmt = (
+        select(LotEvent.id, LotEvent.lot_id, LotEventLot.lot_id.label("touched"))
+        .outerjoin(LotEventLot, LotEventLot.event_id == LotEvent.id)
+        .where(LotEvent.recorded_at >= since)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def downstream(session: AsyncSession, lot_ids: Iterable[str]) -> set[str]:
+    """The lots and every lot made from them, however far down (a recursive walk of the edges)."""
+    wanted = sorted(set(lot_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), DOWNSTREAM_IDS_PER_STATEMENT):
+        chunk = wanted[start : start + DOWNSTREAM_IDS_PER_STATEMENT]
+        down = select(Lot.id.label("id")).where(Lot.id.in_(chunk)).cte("down", recursive=True)
+        down = down.union(select(LotEdge.child_lot_id).join(down, LotEdge.parent_lot_id == down.c.id))
+        found.update((await session.scalars(select(down.c.id))).all())
+    return found
+
+
+@cache
+def _add_scans_statement(dialect: str) -> Any:
+    table = cast(Table, LotScan.__table__)
+    insert = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.lot_id, table.c.day], set_={"scans": table.c.scans + insert.excluded.scans}
+    )
 
 
 async def add_scans(session: AsyncSession, counts: dict[tuple[str, date], int]) -> None:
     """Add to each (lot, day) counter: insert, or add to the row already there.
 
-    Written in statements of ``SCAN_ROWS_PER_STATEMENT`` rows inside the caller's transaction, so a
-    flush is still all or nothing.
+    One statement, compiled once, executed for every row by the driver (executemany) inside the
+    caller's transaction, so a flush is all or nothing. Not one multi-row VALUES: compiling that
+    for thousands of rows took tens of milliseconds of the event loop every flush — the p99 of a
+    scan burst — and psycopg binds at most 65,535 parameters in one statement.
     """
     if not counts:
         return
-    dialect_insert = sqlite_insert if dialect_of(session) == "sqlite" else postgresql_insert
     rows = [{"lot_id": lot_id, "day": day, "scans": n} for (lot_id, day), n in counts.items()]
-    for start in range(0, len(rows), SCAN_ROWS_PER_STATEMENT):
-        stmt = dialect_insert(LotScan).values(rows[start : start + SCAN_ROWS_PER_STATEMENT])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[LotScan.lot_id, LotScan.day], set_={"scans": LotScan.scans + stmt.excluded.scans}
-        )
-        await session.execute(stmt)
+    await session.execute(_add_scans_statement(dialect_of(session)), rows)
 
 
 async def scans_of(session: AsyncSession, lot_id: str) -> Sequence[LotScan]:

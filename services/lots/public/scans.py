@@ -14,13 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from services.lots.public import repository
-from shared.db import Database, utcnow
+from shared.db import Database
 
 logger = logging.getLogger("chacra.scans")
 FLUSH_SECONDS = 2.0
@@ -33,14 +35,27 @@ def scan_day(moment: datetime) -> date:
 
 
 class ScanCounter:
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
         self._pending: Counter[tuple[str, date]] = Counter()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._clock = clock
+        self._day = date.min
+        self._day_ends = -math.inf  # when the day above ends, in seconds since the epoch
 
     def record(self, lot_id: str) -> None:
-        self._pending[(lot_id, scan_day(self._clock()))] += 1
+        self._pending[(lot_id, self._today())] += 1
+
+    def _today(self) -> date:
+        if self._clock is not None:
+            return scan_day(self._clock())
+        # A scan burst asks this thousands of times a second: the day is worked out once per day.
+        now = time.time()
+        if now >= self._day_ends:
+            self._day = scan_day(datetime.fromtimestamp(now, UTC))
+            midnight = datetime.combine(self._day + timedelta(days=1), datetime.min.time(), SCAN_TIMEZONE)
+            self._day_ends = midnight.timestamp()
+        return self._day
 
     @property
     def pending(self) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -194,18 +193,22 @@ async def public_entry(
     public_base_url: str,
     claims: ClaimsSource = unavailable_claims,
     claims_version: ClaimsVersionSource | None = None,
-    revalidate_seconds: float = 0.0,
-    clock: Callable[[], float] = time.monotonic,
+    check: bool = False,
 ) -> Entry:
-    """The lot's public answer, from the cache when neither the ledger nor the claims changed."""
+    """The lot's public answer, from the cache when neither the ledger nor the claims changed.
+
+    An entry the change watch vouches for is returned as it is (cache.py); otherwise, or when
+    ``check`` (a reload past caches), its version is read and the entry kept if it did not move.
+    """
     wanted = normalise_code(code)
+    asked = cache.clock()
     entry = cache.get(wanted)
-    if entry is not None and clock() - entry.checked_at < revalidate_seconds:
+    if entry is not None and not check and cache.fresh(entry, asked):
         return entry
     async with cache.lock(wanted):
         entry = cache.get(wanted)
-        now = clock()
-        if entry is not None and now - entry.checked_at < revalidate_seconds:
+        started = cache.clock()
+        if entry is not None and (entry.checked_at >= asked or (not check and cache.fresh(entry, started))):
             return entry  # checked by the request this one waited for
         # A short read of our own, closed before the claims are asked for: certification reads this
         # service's lineage to answer, and a burst of pages each holding a connection of the pool
@@ -218,29 +221,29 @@ async def public_entry(
         # moved (or without one, every time).
         mark = await claims_version() if claims_version is not None else None
         key = f"{count}|{last.isoformat()}|{mark}"
-        if (
-            mark is not None
-            and entry is not None
-            and entry.checked_key == key
-            and now - entry.built_at < MAX_AGE_SECONDS
-        ):
-            entry.checked_at = now
+        if mark is not None and _still(entry, key, started):
+            assert entry is not None
+            entry.checked_at = started
             return entry
-        current = await claims(view.lot.id)
-        if mark is None:
-            key = f"{key}|{current.model_dump_json()}"
-            if entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS:
-                entry.checked_at = now
-                return entry
-        async with sessions() as session:
-            lot = await public_lot(
-                session,
-                cooperatives,
-                view,
-                public_base_url=public_base_url,
-                updated_at=last,
-                claims=current,
-            )
+        # A few builds at a time: each holds a lineage in memory, and a burst of first visits
+        # (a fair's opening) must not hold thirty of them at once.
+        async with cache.builds:
+            current = await claims(view.lot.id)
+            if mark is None:
+                key = f"{key}|{current.model_dump_json()}"
+                if _still(entry, key, started):
+                    assert entry is not None
+                    entry.checked_at = started
+                    return entry
+            async with sessions() as session:
+                lot = await public_lot(
+                    session,
+                    cooperatives,
+                    view,
+                    public_base_url=public_base_url,
+                    updated_at=last,
+                    claims=current,
+                )
         # The registry's facts on the page (cooperative names, places) are part of the tag as well.
         registry = hashlib.sha256(lot.model_dump_json(include={"cooperatives"}).encode()).hexdigest()[:12]
         claims_digest = hashlib.sha256(current.model_dump_json().encode()).hexdigest()[:12]
@@ -248,12 +251,20 @@ async def public_entry(
             version=f"{key}|{claims_digest}|{registry}",
             checked_key=key,
             lot_id=view.lot.id,
-            lot=lot,
-            checked_at=now,
-            built_at=now,
+            code=lot.code,
+            gtin=lot.gtin,
+            updated_at=lot.updated_at,
+            json=lot.model_dump_json().encode(),
+            checked_at=started,
+            built_at=started,
         )
         cache.put(wanted, entry)
         return entry
+
+
+def _still(entry: Entry | None, key: str, now: float) -> bool:
+    """The entry answers for this version, and was built within the hour (registry facts)."""
+    return entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS
 
 
 async def resolve(session: AsyncSession, gtin: str, code: str) -> LotView:

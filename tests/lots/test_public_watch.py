@@ -1,0 +1,120 @@
+"""The change watch: one poll finds which cached pages may have changed, whatever the cache holds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from deploy.allinone import AllInOne
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.service import public_entry
+from services.lots.public.watch import ChangeWatch
+from shared.db import utcnow
+from tests.factories import Origin, deliver
+from tests.lots.calls import event, split
+
+
+def watch_of(platform: AllInOne, cache: PublicCache, **options: Any) -> ChangeWatch:
+    return ChangeWatch(cache, platform.apps["lots"].state.database.read_sessions, every=5.0, **options)
+
+
+async def test_a_poll_marks_the_lot_of_a_new_event_and_every_lot_made_from_it(
+    api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
+) -> None:
+    other = await deliver(api, origin, "40")
+    response = await split(api, origin.headers, lot["id"], "30")
+    assert response.status_code == 201, response.text
+    bag = response.json()["lots"][0]
+    watch = watch_of(platform, PublicCache())
+    first = await watch.poll()  # what was recorded in the last minute, this test's lots included
+    assert {lot["id"], bag["id"], other["id"]} <= first
+    assert await watch.poll() == set()  # recognised by id: not found twice
+
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
+    assert await watch.poll() == {lot["id"], bag["id"]}  # the bag was made from it; not the other
+    await event(api, origin.headers, bag["id"], type="quality", grade="Grado 2")
+    assert await watch.poll() == {bag["id"]}  # a bag's event is not its parent's history
+
+
+async def test_an_event_committed_after_a_poll_began_is_found_by_the_next(
+    api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
+) -> None:
+    # The poll runs 30 s ahead of the clock events are recorded with: as if the event's request
+    # had begun (and taken its recorded_at) 30 s before its transaction committed, after the poll.
+    wall = [utcnow() + timedelta(seconds=30)]
+
+    def clock() -> datetime:
+        return wall[0]
+
+    watch = watch_of(platform, PublicCache(), wall=clock)
+    await watch.poll()
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
+    wall[0] += timedelta(seconds=5)
+    assert lot["id"] in await watch.poll()
+
+
+async def test_a_marked_page_is_checked_and_an_unmarked_one_served_as_it_is(
+    platform: AllInOne, api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
+) -> None:
+    lots_app = platform.apps["lots"]
+    now = [100.0]
+    cache = PublicCache(clock=lambda: now[0])
+    mark = ["v1"]
+
+    async def version() -> str | None:
+        return mark[0]
+
+    watch = watch_of(platform, cache, claims_version=version)
+    other = await deliver(api, origin, "40")
+    await watch.poll()
+    now[0] += 1
+
+    async def entry(code: str) -> Entry:
+        return await public_entry(
+            lots_app.state.database.read_sessions,
+            lots_app.state.cooperatives,
+            cache,
+            code,
+            public_base_url="https://chacra.example",
+            claims_version=version,
+        )
+
+    mine, theirs = await entry(lot["code"]), await entry(other["code"])
+    assert cache.fresh(mine) and cache.fresh(theirs)
+    now[0] += 1
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
+    await watch.poll()
+    assert not cache.fresh(mine) and cache.fresh(theirs)
+    now[0] += 1
+    assert (await entry(lot["code"])).lot.quality is not None
+    assert await entry(other["code"]) is theirs
+
+    mark[0] = "v2"  # a certificate suspended, a verification recorded: every page asks its claims
+    now[0] += 1
+    await watch.poll()
+    assert not cache.fresh(theirs)
+
+
+def test_a_page_whose_check_began_before_a_mark_is_not_fresh_even_if_stored_after() -> None:
+    now = [10.0]
+    cache = PublicCache(clock=lambda: now[0])
+    cache.trust_until(100.0)
+    built = Entry(
+        version="v",
+        checked_key="v",
+        lot_id="lot_1",
+        code="ACE34XY67",
+        gtin=None,
+        updated_at=utcnow(),
+        json=b"{}",
+        checked_at=10.0,  # its check began at 10
+        built_at=10.0,
+    )
+    cache.mark_lots(["lot_1"], at=11.0)  # the watch found a change at 11, while it was being built
+    cache.put("ACE34XY67", built)
+    now[0] = 12.0
+    assert not cache.fresh(built)
+    cache.mark_lots(["lot_1"], at=9.0)  # a finding older than the last does not undo it
+    assert not cache.fresh(built)
