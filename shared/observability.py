@@ -2,29 +2,103 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import json
 import logging
 import secrets
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUESTS = Counter(
-    "chacra_http_requests_total", "HTTP requests handled.", ["service", "method", "route", "status"]
-)
-LATENCY = Histogram(
-    "chacra_http_request_duration_seconds",
-    "Time to answer an HTTP request.",
-    ["service", "method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class RequestMetrics(Collector):
+    """Every request counted (service, method, route, status) and timed (service, method, route),
+    exported as the counter ``chacra_http_requests_total`` and the histogram
+    ``chacra_http_request_duration_seconds``.
+
+    Plain integers bumped on the event loop, turned into Prometheus families when scraped: the
+    client library's own Counter and Histogram take a lock per value and walk the buckets in
+    Python, a few microseconds per request — a tenth of what a cached public page costs to send.
+    Requests are only recorded from the event loop's thread.
+    """
+
+    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
+        self._bounds = buckets
+        self._counts: dict[tuple[str, str, str, str], int] = {}
+        # Per series: a count per bucket (the last one past every bound), then the sum of seconds.
+        self._times: dict[tuple[str, str, str], list[float]] = {}
+
+    def record(self, service: str, method: str, route: str, status: int, seconds: float) -> None:
+        key = (service, method, route, str(status))
+        self._counts[key] = self._counts.get(key, 0) + 1
+        times = self._times.get(key[:3])
+        if times is None:
+            times = self._times[key[:3]] = [0.0] * (len(self._bounds) + 2)
+        times[bisect.bisect_left(self._bounds, seconds)] += 1
+        times[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        counts = CounterMetricFamily(
+            "chacra_http_requests_total",
+            "HTTP requests handled.",
+            labels=["service", "method", "route", "status"],
+        )
+        for counted, n in list(self._counts.items()):
+            counts.add_metric(list(counted), n)
+        yield counts
+        latency = HistogramMetricFamily(
+            "chacra_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            labels=["service", "method", "route"],
+        )
+        bounds = (*map(floatToGoString, self._bounds), "+Inf")
+        for timed, times in list(self._times.items()):
+            cumulative, buckets = 0.0, []
+            for bound, in_bucket in zip(bounds, times[:-1], strict=True):
+                cumulative += in_bucket
+                buckets.append((bound, cumulative))
+            latency.add_metric(list(timed), buckets, times[-1])
+        yield latency
+
+
+REQUEST_METRICS = RequestMetrics()
+REGISTRY.register(REQUEST_METRICS)
+
+
+class Tally(Collector):
+    """A counter without labels bumped on the event loop's thread (no lock), exported as a counter."""
+
+    def __init__(self, name: str, documentation: str) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.value = 0
+
+    def inc(self) -> None:
+        self.value += 1
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(self.name, self.documentation, value=self.value)
+
+
+def tally(name: str, documentation: str) -> Tally:
+    """A Tally registered with the process's metrics."""
+    found = Tally(name, documentation)
+    REGISTRY.register(found)
+    return found
+
+
 access_log = logging.getLogger("chacra.access")
 # uvicorn adds a `color_message` with terminal escapes to its records: not for a JSON log.
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -78,25 +152,13 @@ def request_id_of(scope: Scope) -> bytes:
     return f"{_PROCESS_ID}{next(_REQUESTS_SEEN):016x}".encode()
 
 
-@cache
-def _series(service: str, method: str, route: str, status: int) -> tuple[Any, Any]:
-    """The counter and histogram of one (service, method, route, status): routes are templates, so
-    the set is bounded; looked up once instead of through the client's locked label lookup."""
-    return (
-        REQUESTS.labels(service, method, route, str(status)),
-        LATENCY.labels(service, method, route),
-    )
-
-
 def record_request(
     service: str, scope: Scope, route: str, status: int, started: float, request_id: bytes
 ) -> None:
     """Count, time and log one answered request (the middleware's, and any layer answering before it)."""
     elapsed = time.perf_counter() - started
     method = scope["method"]
-    count, latency = _series(service, method, route, status)
-    count.inc()
-    latency.observe(elapsed)
+    REQUEST_METRICS.record(service, method, route, status, elapsed)
     if access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "request",

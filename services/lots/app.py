@@ -80,7 +80,7 @@ def create_app(
         on_startup=on_startup,
         on_shutdown=on_shutdown,
         # A fresh cached page skips routing, dependencies and the session (public/fastpath.py).
-        answer_first=[PublicPageFastPath(SERVICE)],
+        answer_first=[PublicPageFastPath(SERVICE, cache, scans)],
     )
     app.state.cooperatives = cooperatives
     app.state.public_cache = cache

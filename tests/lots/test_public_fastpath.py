@@ -74,7 +74,7 @@ class Harness:
         self.scans = ScanCounter()
         self.app = SimpleNamespace(state=SimpleNamespace(public_cache=self.cache, scans=self.scans))
         self.passed: list[str] = []
-        self.layer = PublicPageFastPath("lots")
+        self.layer = PublicPageFastPath("lots", self.cache, self.scans)
 
     async def get(
         self, path: str, query: str = "", method: str = "GET", **headers: str

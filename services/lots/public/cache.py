@@ -94,8 +94,11 @@ class Entry:
             self.gzipped[language] = gzip.compress(page, compresslevel=6, mtime=0)
         return self.gzipped[language]
 
-    def raw_answer(self, variant: str, encoding: str | None) -> tuple[str, RawHeaders, RawHeaders]:
-        """The headers of a page answer as bytes, built once per variant (the same as the route's)."""
+    def raw_answer(
+        self, variant: str, body: bytes, encoding: str | None
+    ) -> tuple[str, RawHeaders, RawHeaders]:
+        """The headers of a page answer as bytes — the same as the route's — built once per variant:
+        (ETag, those of a 200 sending ``body``, those of a 304)."""
         found = self.raw.get(variant)
         if found is None:
             fields = self.headers(variant)
@@ -103,6 +106,7 @@ class Entry:
             ok = [*not_modified, (b"content-type", b"text/html; charset=utf-8")]
             if encoding is not None:
                 ok.append((b"content-encoding", encoding.encode("latin-1")))
+            ok.append((b"content-length", str(len(body)).encode("latin-1")))
             found = self.raw[variant] = (fields["ETag"], ok, not_modified)
         return found
 

@@ -12,21 +12,21 @@ the request's metrics and access log line — is done here too.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
-from prometheus_client import Counter
 from starlette.datastructures import Headers
 from starlette.types import Scope, Send
 
 from services.lots.codes import normalise_code
 from services.lots.public.cache import Entry, PublicCache
-from services.lots.public.i18n import pick_language
+from services.lots.public.i18n import LANGUAGES, pick_language
 from services.lots.public.scans import ScanCounter
-from shared.observability import record_request, request_id_of
+from shared.observability import record_request, request_id_of, tally
 
 PREFIX = "/l/"
-FROM_MEMORY = Counter(
+FROM_MEMORY = tally(
     "chacra_public_pages_from_memory_total",
     "Public page requests answered from memory, before routing (the rest of /l/ went to the route).",
 )
@@ -48,13 +48,20 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 class PublicPageFastPath:
-    def __init__(self, service: str) -> None:
+    """The front layer of the lots service for ``/l/{code}``; holds the cache and scan counter it
+    answers from (the app's state is not looked up per request)."""
+
+    def __init__(self, service: str, cache: PublicCache, scans: ScanCounter) -> None:
         self.service = service
+        self.cache = cache
+        self.scans = scans
 
     async def answer(self, app: FastAPI, scope: Scope, send: Send) -> bool:
         path: str = scope["path"]
+        if not path.startswith(PREFIX):
+            return False
         method: str = scope["method"]
-        if not path.startswith(PREFIX) or method not in ("GET", "HEAD"):
+        if method != "GET" and method != "HEAD":
             return False
         started = time.perf_counter()
         lang = None
@@ -64,9 +71,9 @@ class PublicPageFastPath:
             if set(params) - {"lang"}:
                 return False
             lang = params.get("lang")
-        state = app.state
-        cache: PublicCache = state.public_cache
-        entry = cache.get(normalise_code(path[len(PREFIX) :]))
+        cache = self.cache
+        code = path[len(PREFIX) :]
+        entry = cache.get(code) or cache.get(normalise_code(code))  # as printed, else as typed
         if entry is None or not cache.fresh(entry):
             return False
         headers = _read_headers(scope)
@@ -80,40 +87,34 @@ class PublicPageFastPath:
         if page is None:
             return False  # not rendered in this language yet: the route renders it
         if lang is None and method == "GET":  # a HEAD is not somebody scanning
-            counter: ScanCounter = state.scans
-            counter.record(entry.lot_id)
+            self.scans.record(entry.lot_id)
+        compressed = None
+        if b"accept-encoding" in headers and accepts_gzip(headers[b"accept-encoding"].decode("latin-1")):
+            compressed = entry.gzipped_page(language)
+        body = page if compressed is None else compressed
+        etag, ok, not_modified = entry.raw_answer(
+            _VARIANTS[language, compressed is not None], body, None if compressed is None else "gzip"
+        )
         request_id = request_id_of(scope)
-        status = await self._send(method, send, entry, language, page, headers, request_id)
+        tag = (b"x-request-id", request_id)
+        if b"if-none-match" in headers and etag_matches(headers[b"if-none-match"].decode("latin-1"), etag):
+            status = 304
+            await send({"type": "http.response.start", "status": 304, "headers": [*not_modified, tag]})
+            await send({"type": "http.response.body", "body": b""})
+        else:
+            status = 200
+            await send({"type": "http.response.start", "status": 200, "headers": [*ok, tag]})
+            await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         FROM_MEMORY.inc()
         record_request(self.service, scope, PAGE_ROUTE, status, started, request_id)
         return True
 
-    @staticmethod
-    async def _send(
-        method: str,
-        send: Send,
-        entry: Entry,
-        language: str,
-        page: bytes,
-        headers: dict[bytes, bytes],
-        request_id: bytes,
-    ) -> int:
-        gzip_ok = accepts_gzip(_text(headers.get(b"accept-encoding")) or "")
-        compressed = entry.gzipped_page(language) if gzip_ok else None
-        variant = f"page-{language}" + ("-gzip" if compressed is not None else "")
-        etag, ok, not_modified = entry.raw_answer(variant, "gzip" if compressed is not None else None)
-        tag = (b"x-request-id", request_id)
-        if etag_matches(_text(headers.get(b"if-none-match")), etag):
-            await send({"type": "http.response.start", "status": 304, "headers": [*not_modified, tag]})
-            await send({"type": "http.response.body", "body": b""})
-            return 304
-        body = page if compressed is None else compressed
-        length = (b"content-length", str(len(body)).encode())
-        await send({"type": "http.response.start", "status": 200, "headers": [*ok, length, tag]})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
-        return 200
 
-
+_VARIANTS = {
+    (language, zipped): f"page-{language}" + ("-gzip" if zipped else "")
+    for language in LANGUAGES
+    for zipped in (False, True)
+}
 _READ = frozenset((b"cache-control", b"pragma", b"accept-language", b"accept-encoding", b"if-none-match"))
 
 
@@ -130,6 +131,7 @@ def _text(value: bytes | None) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
+@lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str) -> bool:
     for part in accept_encoding.lower().split(","):
         coding, _, params = part.strip().partition(";")

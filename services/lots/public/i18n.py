@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Final
 
 LANGUAGES: Final = ("es", "en")
@@ -215,6 +216,7 @@ METHODS: Final = {
 }
 
 
+@lru_cache(maxsize=1024)  # a burst asks it on every page view; browsers send a few distinct headers
 def pick_language(asked: str | None, accept_language: str | None) -> str:
     """``?lang=`` first, then the best of ``Accept-Language`` we speak, else Spanish."""
     if asked in LANGUAGES:
