@@ -9,7 +9,8 @@ this bench when missing) sends ``GET /l/{code}`` for random lots with 32 connect
 
 * cold — random lots out of all of them: nearly every request builds a page (nothing cached yet);
 * fair — random lots out of a catalogue of ``--catalogue`` lots (those shown at a fair), after one
-  pass over them: pages come from the cache, checked against the ledger once a second.
+  pass over them: pages come from the cache, vouched for by the change watch, which polls the
+  ledger and the claims every ``CHACRA_PUBLIC_REVALIDATE_SECONDS`` (5) whatever the cache holds.
 
 The reference, in the same run and under the same server (uvicorn, one process, no access log), is
 a bare ASGI app that answers every path with the bytes of one real page. Goals (issue 5): fair
@@ -409,8 +410,9 @@ def main(argv: list[str] | None = None) -> None:
     print(
         "\ncold: random lots out of all, nearly every request builds its page (lineage, provenance,\n"
         "     registry call, journey) — no goal, shown for what a first visit costs.\n"
-        f"fair: random lots out of {args.catalogue:,} after one pass over them; the page comes from the\n"
-        "     cache, its version checked against the ledger once per revalidation window per lot.\n"
+        f"fair: random lots out of {args.catalogue:,} after one pass over them; the page comes from\n"
+        "     memory, vouched for by the change watch (one poll of the ledger and the claims every\n"
+        "     CHACRA_PUBLIC_REVALIDATE_SECONDS, whatever the number of pages).\n"
         "reference: a bare ASGI app under the same uvicorn answering every path with one real page.\n"
         "floor: a FastAPI app with one route returning those bytes, no middleware of ours — what any\n"
         "     service written with FastAPI can reach at best against the reference.\n"

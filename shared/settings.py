@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # (services/lots/public/watch.py): a change shows on a cached page within this many seconds.
     # 0: no watch, every request checks its page's version (tests).
     public_revalidate_seconds: float = Field(default=5.0, ge=0)
+    # Memory for built public pages (about 8 KB a lot, both forms of each language): least recently
+    # asked out first past this.
+    public_cache_mb: int = Field(default=32, ge=1)
     log_level: str = "INFO"
     log_json: bool = True
     sql_echo: bool = False

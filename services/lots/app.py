@@ -46,7 +46,7 @@ def create_app(
 
     scans = ScanCounter()
     claims = CertificationClaims(settings, peers)
-    cache = PublicCache()
+    cache = PublicCache(max_bytes=settings.public_cache_mb * 1024 * 1024)
 
     async def on_startup(app: FastAPI) -> None:
         scans.start(app.state.database, every=settings.scan_flush_seconds)

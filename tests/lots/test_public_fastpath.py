@@ -50,7 +50,7 @@ def entry(checked_at: float) -> Entry:
         claims=PublicClaims(available=False),
         updated_at=datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
     )
-    return Entry(
+    built = Entry(
         version="v1",
         checked_key="v1",
         lot_id="lot_1",
@@ -60,8 +60,9 @@ def entry(checked_at: float) -> Entry:
         json=lot.model_dump_json().encode(),
         checked_at=checked_at,
         built_at=checked_at,
-        pages={"es": PAGE},
     )
+    built.add_page("es", PAGE)
+    return built
 
 
 class Harness:

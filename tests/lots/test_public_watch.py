@@ -118,3 +118,37 @@ def test_a_page_whose_check_began_before_a_mark_is_not_fresh_even_if_stored_afte
     assert not cache.fresh(built)
     cache.mark_lots(["lot_1"], at=9.0)  # a finding older than the last does not undo it
     assert not cache.fresh(built)
+
+
+def cached(code: str, page: bytes) -> Entry:
+    entry = Entry(
+        version="v",
+        checked_key="v",
+        lot_id=f"lot_{code}",
+        code=code,
+        gtin=None,
+        updated_at=utcnow(),
+        json=b"{}",
+        checked_at=0.0,
+    )
+    entry.add_page("es", page)
+    return entry
+
+
+def test_the_cache_holds_at_most_its_bytes_least_recently_asked_out_first() -> None:
+    page = bytes(range(256)) * 20  # 5 KB that gzip cannot shrink much
+    one = cached("A", page).weight()
+    cache = PublicCache(max_bytes=3 * one)
+    for code in "ABC":
+        cache.put(code, cached(code, page))
+    assert cache.bytes == 3 * one
+    assert cache.get("A") is not None  # asked: now the most recent
+    cache.put("D", cached("D", page))
+    assert cache.get("B") is None and all(cache.get(code) for code in "ACD")
+    assert cache.bytes <= 3 * one
+
+    grown = cache.get("C")
+    assert grown is not None
+    grown.add_page("en", page)  # a second language rendered: the entry weighs more
+    cache.grew(grown)
+    assert cache.bytes <= 3 * one and cache.get("C") is grown and len(cache) == 2

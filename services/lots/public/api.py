@@ -143,7 +143,9 @@ async def provenance_page(
             json_url=f"/api/v1/public/lots/{lot.code}",
             linkset_url=f"/01/{lot.gtin}/10/{lot.code}?linkType=all" if lot.gtin else None,
         ).encode()
-        entry.pages[language] = page
+        entry.add_page(language, page)
+        cache: PublicCache = request.app.state.public_cache
+        cache.grew(entry)
     status, fields, body = page_answer(entry, language, page, request.headers, behind_gzip=True)
     return Response(body, status_code=status, headers=fields)
 

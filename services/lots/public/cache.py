@@ -36,7 +36,9 @@ from pathlib import Path
 
 from services.lots.public.schemas import PublicLot
 
-DEFAULT_ENTRIES = 8192
+DEFAULT_BYTES = 32 * 1024 * 1024
+# What an entry costs beyond its bytes: the object, its dicts, the cache's own bookkeeping.
+ENTRY_OVERHEAD_BYTES = 1024
 # Registry facts shown on the page (a cooperative's name) are read when the page is built: a page is
 # built again at least this often, so a renamed cooperative shows within the hour.
 MAX_AGE_SECONDS = 3600.0
@@ -67,6 +69,11 @@ class Entry:
     # The fast path's ready-made answers: (ETag, headers of a 200 without its length, of a 304).
     raw: dict[str, tuple[str, RawHeaders, RawHeaders]] = field(default_factory=dict)
 
+    def weight(self) -> int:
+        """Bytes held: the JSON, each page plain and compressed, and the bookkeeping around them."""
+        held = len(self.json) + sum(map(len, self.pages.values())) + sum(map(len, self.gzipped.values()))
+        return held + ENTRY_OVERHEAD_BYTES
+
     @property
     def lot(self) -> PublicLot:
         """The lot as an object again (rendering another language; tests)."""
@@ -85,14 +92,14 @@ class Entry:
             "Vary": vary,
         }
 
-    def gzipped_page(self, language: str) -> bytes | None:
-        """The page compressed once, for every phone that asks for gzip (most do, over 3G)."""
-        page = self.pages.get(language)
-        if page is None or len(page) < GZIP_MIN_BYTES:
-            return None
-        if language not in self.gzipped:
+    def add_page(self, language: str, page: bytes) -> None:
+        """A rendered page, and its gzip form made once for every phone that asks (most do, over 3G)."""
+        self.pages[language] = page
+        if len(page) >= GZIP_MIN_BYTES:
             self.gzipped[language] = gzip.compress(page, compresslevel=6, mtime=0)
-        return self.gzipped[language]
+
+    def gzipped_page(self, language: str) -> bytes | None:
+        return self.gzipped.get(language)
 
     def raw_answer(
         self, variant: str, body: bytes, encoding: str | None
@@ -126,9 +133,14 @@ def release() -> str:
 
 
 class PublicCache:
-    def __init__(self, entries: int = DEFAULT_ENTRIES, clock: Callable[[], float] = time.monotonic) -> None:
+    """Entries by lot code, least recently used first out once they hold more than ``max_bytes``
+    (``CHACRA_PUBLIC_CACHE_MB``): a catalogue of thousands of pages stays within a known memory."""
+
+    def __init__(self, max_bytes: int = DEFAULT_BYTES, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
-        self._size = entries
+        self._weights: dict[str, int] = {}
+        self._max_bytes = max_bytes
+        self.bytes = 0
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.clock = clock
         # What the change watch found: when each lot's answers last changed (monotonic time), when
@@ -154,10 +166,20 @@ class PublicCache:
         return entry
 
     def put(self, code: str, entry: Entry) -> None:
+        """Store (or store again, after a page was added to it) the entry of a code."""
         self._entries[code] = entry
         self._entries.move_to_end(code)
-        while len(self._entries) > self._size:
-            self._entries.popitem(last=False)
+        weight = entry.weight()
+        self.bytes += weight - self._weights.get(code, 0)
+        self._weights[code] = weight
+        while self.bytes > self._max_bytes and len(self._entries) > 1:
+            gone, _ = self._entries.popitem(last=False)
+            self.bytes -= self._weights.pop(gone)
+
+    def grew(self, entry: Entry) -> None:
+        """The entry gained a page: count its new weight (unless it was replaced or evicted since)."""
+        if self._entries.get(entry.code) is entry:
+            self.put(entry.code, entry)
 
     def fresh(self, entry: Entry, now: float | None = None) -> bool:
         """Whether the entry may be served without a check: the watch is polling, has seen no change
@@ -184,8 +206,8 @@ class PublicCache:
             if marked.get(lot_id, -math.inf) < at:
                 marked[lot_id] = at
         horizon = at - MAX_AGE_SECONDS
-        if len(self._marked) > 4 * self._size and any(t < horizon for t in self._marked.values()):
-            self._marked = {k: t for k, t in self._marked.items() if t >= horizon}
+        if len(self._marked) > 4 * len(self._entries) + 1024 and any(t < horizon for t in marked.values()):
+            self._marked = {k: t for k, t in marked.items() if t >= horizon}
 
     def mark_claims(self, at: float) -> None:
         """Certification's claims moved: every entry's claims are asked again at its next request."""
