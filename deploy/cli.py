@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deploy.memory import limit_malloc_arenas
 from deploy.migrate import migrate_services
 from deploy.topology import SERVICES, nginx_config
 from shared.settings import Settings, get_settings
@@ -91,6 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from shared.observability import configure_logging
 
     settings = get_settings()
+    limit_malloc_arenas(settings.malloc_arenas)  # before the database threads start
     base = f"http://{args.host}:{args.port}"
     if args.demo:
         _print_logins(asyncio.run(_load_demo(settings)), base)
