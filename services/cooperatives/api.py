@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cooperatives import imports, service
 from services.cooperatives.rendering import PlotJSONResponse
 from services.cooperatives.schemas import (
+    CoarseMap,
     CooperativeCreate,
     CooperativeRead,
     CooperativeUpdate,
@@ -122,6 +123,17 @@ async def list_cooperatives(
     return await service.list_cooperatives(
         session, page=page, product=product.value if product else None, region=region, query=q
     )
+
+
+UbigeosQuery = Annotated[list[str] | None, Query(description="INEI district ubigeos (6 digits), repeated.")]
+
+
+@router.get(
+    "/cooperatives/map", response_model=CoarseMap, tags=["registry"], responses=problem_responses(422)
+)
+async def coarse_map(ubigeo: UbigeosQuery = None) -> CoarseMap:
+    """Peru's outline and where each district lies, to 0.1° (public): the map on a lot's public page."""
+    return service.coarse_map(ubigeo or [])
 
 
 @router.get(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from services.cooperatives.schemas import CooperativeRead, FarmerRead, PlotOrigin, PlotRead
+from services.cooperatives.schemas import CoarseMap, CooperativeRead, FarmerRead, PlotOrigin, PlotRead
 from shared.client import ServiceClient
 from shared.pagination import MAX_LIMIT
 
 # The registry answers up to this many ids in one lookup (services/cooperatives/service: MAX_LOOKUP_IDS).
 LOOKUP_IDS = 10_000
 
-__all__ = ["CooperativeRead", "CooperativesClient", "FarmerRead", "PlotOrigin", "PlotRead"]
+__all__ = ["CoarseMap", "CooperativeRead", "CooperativesClient", "FarmerRead", "PlotOrigin", "PlotRead"]
 
 
 class CooperativesClient(ServiceClient):
@@ -20,6 +20,11 @@ class CooperativesClient(ServiceClient):
     async def get_cooperative(self, cooperative_id: str) -> CooperativeRead:
         response = await self.request("GET", f"/api/v1/cooperatives/{cooperative_id}")
         return CooperativeRead.model_validate(response.json())
+
+    async def get_map(self, ubigeos: Sequence[str]) -> CoarseMap:
+        """Peru's outline and the districts' places, to 0.1° (public)."""
+        response = await self.request("GET", "/api/v1/cooperatives/map", params={"ubigeo": list(ubigeos)})
+        return CoarseMap.model_validate(response.json())
 
     async def get_farmer(self, farmer_id: str, *, token: str) -> FarmerRead:
         response = await self.request("GET", f"/api/v1/farmers/{farmer_id}", token=token)

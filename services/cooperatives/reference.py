@@ -110,3 +110,30 @@ def peru_outline() -> BaseGeometry:
 @cache
 def peru() -> PreparedGeometry:
     return prep(peru_outline())
+
+
+# The public map's scale: 0.1° (~11 km), the finest the public side may show (issue 5, privacy).
+MAP_DECIMALS = 1
+
+
+@cache
+def coarse_outline() -> tuple[tuple[float, float], ...]:
+    """Peru's mainland outline simplified to ~0.1°, each vertex rounded to 0.1°: a drawing, not data."""
+    feature = json.loads(_data("peru.geojson"))
+    outline = shape(feature["geometry"])
+    largest = max(getattr(outline, "geoms", [outline]), key=lambda polygon: polygon.area)
+    simplified = largest.simplify(10**-MAP_DECIMALS, preserve_topology=True)
+    points: list[tuple[float, float]] = []
+    for lon, lat in simplified.exterior.coords:
+        point = (round(lon, MAP_DECIMALS), round(lat, MAP_DECIMALS))
+        if not points or points[-1] != point:
+            points.append(point)
+    return tuple(points)
+
+
+def coarse_place(ubigeo: str) -> tuple[float, float] | None:
+    """Where the district's named place is, to 0.1°; None for a district without one."""
+    place = district_places().get(ubigeo)
+    if place is None:
+        return None
+    return round(place[0], MAP_DECIMALS), round(place[1], MAP_DECIMALS)

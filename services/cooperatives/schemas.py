@@ -261,3 +261,16 @@ class ImportResult(BaseModel):
         default=None, description="On a dry run: plots a real import would write."
     )
     errors: list[ImportRowError] = []
+
+
+class CoarsePlace(BaseModel):
+    ubigeo: str
+    lon: float = Field(description="Longitude to 0.1°.")
+    lat: float = Field(description="Latitude to 0.1°.")
+
+
+class CoarseMap(BaseModel):
+    """Enough to draw where in Peru places are, at ~11 km: nothing finer is public."""
+
+    outline: list[tuple[float, float]] = Field(description="Peru's mainland outline, (lon, lat) to 0.1°.")
+    places: list[CoarsePlace] = Field(description="The named place of each district asked that has one.")

@@ -7,14 +7,17 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from stdnum import ean
 
 from deploy.allinone import AllInOne
+from services.cooperatives.client import CooperativesClient
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.schemas import PublicClaims
 from services.lots.public.service import public_entry
 from services.lots.public.watch import ChangeWatch
+from shared.errors import ServiceUnavailable
 from shared.settings import ServiceSettings, Settings
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
 from tests.lots.calls import HeadersFor, event, split
@@ -517,3 +520,36 @@ async def test_claims_are_asked_again_only_when_certifications_version_moves(
     mark[0] = "v2"
     second = await entry()
     assert len(asked) == 2 and second.version != first.version
+
+
+async def test_the_page_draws_where_in_peru_the_lot_comes_from_at_a_tenth_of_a_degree(
+    api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
+) -> None:
+    data = (await api.get(f"/api/v1/public/lots/{lot['code']}")).json()
+    coarse = data["origin"]["map"]
+    ubigeos = [d["ubigeo"] for d in data["origin"]["districts"]]
+    assert [p["ubigeo"] for p in coarse["places"]] == ubigeos and len(coarse["outline"]) >= 50
+    for lon, lat in [*coarse["outline"], *((p["lon"], p["lat"]) for p in coarse["places"])]:
+        assert round(lon, 1) == lon and round(lat, 1) == lat
+    html = (await api.get(f"/l/{lot['code']}")).text
+    (svg,) = re.findall(r'<svg class="map".*?</svg>', html, re.S)
+    assert svg.count("<circle") == len(ubigeos) == 1
+    assert "Mapa del Perú" in svg and "http" not in svg  # drawn here, nothing fetched
+    # Inside the outline's box: a dot in San Martín sits in the north half of the drawing.
+    width, height = (int(n) + 0 for n in re.search(r'viewBox="-8 -8 (\d+) (\d+)"', svg).groups())  # type: ignore[union-attr]
+    x, y = (int(n) for n in re.search(r'cx="(\d+)" cy="(\d+)"', svg).groups())  # type: ignore[union-attr]
+    assert 0 < x < width - 16 and 0 < y < (height - 16) / 2
+    assert not FINE_COORDINATE.search(html) and not FINE_COORDINATE.search(json.dumps(data))
+
+
+async def test_without_the_registrys_map_the_page_renders_without_one(
+    api: httpx.AsyncClient, platform: AllInOne, lot: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unreachable(self: Any, ubigeos: Any) -> Any:
+        raise ServiceUnavailable("The cooperatives service could not be reached.")
+
+    monkeypatch.setattr(CooperativesClient, "get_map", unreachable)
+    page = await api.get(f"/l/{lot['code']}")
+    assert page.status_code == 200 and '<svg class="map"' not in page.text
+    assert lot["code"] in page.text
+    assert (await api.get(f"/api/v1/public/lots/{lot['code']}")).json()["origin"]["map"] is None

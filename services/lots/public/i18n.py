@@ -25,6 +25,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "deliveries": "entregas",
         "harvest": "Cosecha",
         "districts": "Distritos de origen, por peso",
+        "map_title": "Mapa del Perú con los distritos de origen del lote",
         "named_farmers": "Productores que aceptaron ser nombrados",
         "journey": "Recorrido",
         "quality": "Calidad",
@@ -48,7 +49,10 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "other_language": "English",
         "not_found_title": "Lote no encontrado",
         "not_found": "No encontramos un lote con el código {code}. Revise el código impreso en el saco.",
-        "privacy": "Sin datos personales: ningún DNI, ningún nombre sin consentimiento, ninguna coordenada.",
+        "privacy": (
+            "Sin datos personales: ningún DNI, ningún nombre sin consentimiento, "
+            "ninguna ubicación más precisa que el distrito."
+        ),
         "status_verified": "Verificado",
         "status_not_verified": "No verificado",
         "status_failed": "No cumple",
@@ -87,6 +91,7 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "deliveries": "deliveries",
         "harvest": "Harvest",
         "districts": "Districts of origin, by weight",
+        "map_title": "Map of Peru with the lot's districts of origin",
         "named_farmers": "Farmers who agreed to be named",
         "journey": "Journey",
         "quality": "Quality",
@@ -110,7 +115,10 @@ WORDS: Final[dict[str, dict[str, str]]] = {
         "other_language": "Español",
         "not_found_title": "Lot not found",
         "not_found": "We found no lot with code {code}. Please check the code printed on the bag.",
-        "privacy": "No personal data: no national ids, no names without consent, no coordinates.",
+        "privacy": (
+            "No personal data: no national ids, no names without consent, "
+            "no place more precise than the district."
+        ),
         "status_verified": "Verified",
         "status_not_verified": "Not verified",
         "status_failed": "Does not comply",

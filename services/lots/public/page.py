@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -70,6 +72,54 @@ def _json_ld(lot: PublicLot, language: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+MAP_WIDTH = 240  # CSS pixels: a third of a phone's width is not enough to see anything; this is
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    x: int
+    y: int
+    r: float
+    name: str
+    share_pct: Decimal
+
+
+@dataclass(frozen=True)
+class Drawing:
+    width: int
+    height: int
+    path: str
+    points: list[MapPoint]
+
+
+def drawing(lot: PublicLot) -> Drawing | None:
+    """Peru's outline and a dot per district of origin (larger for a larger share), projected to
+    whole pixels: an equirectangular projection true at Peru's middle latitude, fine at this scale."""
+    coarse = lot.origin.map
+    if coarse is None or not coarse.outline:
+        return None
+    lons = [lon for lon, _ in coarse.outline]
+    lats = [lat for _, lat in coarse.outline]
+    west, north = min(lons), max(lats)
+    stretch = math.cos(math.radians((min(lats) + north) / 2))
+    scale = MAP_WIDTH / ((max(lons) - west) * stretch)
+
+    def at(lon: float, lat: float) -> tuple[int, int]:
+        return round((lon - west) * stretch * scale), round((north - lat) * scale)
+
+    path = "M" + " L".join("{},{}".format(*at(lon, lat)) for lon, lat in coarse.outline) + " Z"
+    places = {place.ubigeo: place for place in coarse.places}
+    points = []
+    for district in lot.origin.districts:
+        place = places.get(district.ubigeo or "")
+        if place is not None:
+            x, y = at(place.lon, place.lat)
+            radius = round(3 + 6 * math.sqrt(float(district.share_pct) / 100), 1)
+            points.append(MapPoint(x, y, radius, district.district or "", district.share_pct))
+    height = round((north - min(lats)) * scale)
+    return Drawing(MAP_WIDTH, height, path, points)
+
+
 def _number(value: Decimal) -> str:
     text = format(value.normalize(), "f")
     return text
@@ -116,6 +166,7 @@ def render_lot(lot: PublicLot, language: str, *, json_url: str, linkset_url: str
             organic_shown=organic_shown,
             standard_name=lambda code: STANDARDS[language].get(code, code),
             methods=lambda names: ", ".join(METHODS[language].get(n, n) for n in names),
+            drawing=drawing(lot),
         )
     )
 

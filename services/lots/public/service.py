@@ -26,7 +26,9 @@ from services.lots.public.schemas import (
     PublicCooperative,
     PublicDistrict,
     PublicLot,
+    PublicMap,
     PublicOrigin,
+    PublicPlace,
     PublicQuality,
     Stage,
 )
@@ -35,7 +37,7 @@ from services.lots.rules import to_kg
 from services.lots.service.lineage import lineage_graph, provenance_read
 from services.lots.service.reading import readable_lot
 from shared.auth import Principal
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 
 # How the lot was made: read over its whole lineage. What happened to the lot itself (handed over,
 # shipped, shown at a fair) is read on the lot only: an ancestor's other bags went elsewhere.
@@ -136,6 +138,19 @@ def _quality(event: LotEvent | None) -> PublicQuality | None:
     )
 
 
+async def _coarse_map(cooperatives: CooperativesClient, ubigeos: list[str]) -> PublicMap | None:
+    """Peru and the districts' places from the registry, to 0.1°; the page goes without when the
+    registry cannot draw it (unreachable, or a ubigeo it does not know)."""
+    if not ubigeos:
+        return None
+    try:
+        coarse = await cooperatives.get_map(ubigeos)
+    except DomainError:
+        return None
+    places = [PublicPlace(ubigeo=p.ubigeo, lon=p.lon, lat=p.lat) for p in coarse.places]
+    return PublicMap(outline=coarse.outline, places=places)
+
+
 async def public_lot(
     session: AsyncSession,
     cooperatives: CooperativesClient,
@@ -151,6 +166,7 @@ async def public_lot(
         for c in provenance.cooperatives
     }
     lot = view.lot
+    districts = [PublicDistrict.model_validate(d.model_dump()) for d in provenance.districts]
     return PublicLot(
         code=lot.code,
         digital_link=digital_link(public_base_url, lot.code, lot.gtin),
@@ -174,8 +190,9 @@ async def public_lot(
             deliveries=provenance.deliveries,
             harvested_from=provenance.harvested_from,
             harvested_to=provenance.harvested_to,
-            districts=[PublicDistrict.model_validate(d.model_dump()) for d in provenance.districts],
+            districts=districts,
             named_farmers=sorted(f.name for f in provenance.farmers if f.public_name_consent),
+            map=await _coarse_map(cooperatives, [d.ubigeo for d in districts if d.ubigeo]),
         ),
         journey=await _journey(session, lot.id),
         quality=_quality(await public_repository.latest_lineage_quality(session, lot.id)),
