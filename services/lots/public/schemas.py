@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from services.cooperatives.client import CoarseMap
 from services.lots.rules import Form, Product
 from shared.types import JsonDecimal
 
@@ -47,19 +48,6 @@ class PublicDistrict(BaseModel):
     share_pct: JsonDecimal
 
 
-class PublicPlace(BaseModel):
-    ubigeo: str
-    lon: float = Field(description="Longitude of the district's named place, to 0.1°.")
-    lat: float = Field(description="Latitude of the district's named place, to 0.1°.")
-
-
-class PublicMap(BaseModel):
-    """Where in Peru the lot comes from, at ~11 km: nothing finer is public."""
-
-    outline: list[tuple[float, float]] = Field(description="Peru's mainland outline, (lon, lat) to 0.1°.")
-    places: list[PublicPlace]
-
-
 class PublicOrigin(BaseModel):
     country: str = Field(default="PE", description="ISO 3166-1 alpha-2.")
     farmers: int = Field(description="How many farmers' deliveries went into the lot.")
@@ -71,7 +59,8 @@ class PublicOrigin(BaseModel):
     named_farmers: list[str] = Field(
         description="Names of the farmers who agreed to be named publicly; the others are only counted."
     )
-    map: PublicMap | None = Field(
+    # The registry's own drawing data (its client's schema): Peru's outline and each district's place.
+    map: CoarseMap | None = Field(
         default=None,
         description="Peru and the districts of origin, to 0.1°; absent if the registry did not answer.",
     )

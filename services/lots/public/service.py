@@ -11,7 +11,7 @@ from typing import Any
 import pycountry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.cooperatives.client import CooperativesClient
+from services.cooperatives.client import CoarseMap, CooperativesClient
 from services.lots import repository
 from services.lots.codes import digital_link, normalise_code
 from services.lots.models import LotEvent
@@ -26,9 +26,7 @@ from services.lots.public.schemas import (
     PublicCooperative,
     PublicDistrict,
     PublicLot,
-    PublicMap,
     PublicOrigin,
-    PublicPlace,
     PublicQuality,
     Stage,
 )
@@ -138,17 +136,15 @@ def _quality(event: LotEvent | None) -> PublicQuality | None:
     )
 
 
-async def _coarse_map(cooperatives: CooperativesClient, ubigeos: list[str]) -> PublicMap | None:
+async def _coarse_map(cooperatives: CooperativesClient, ubigeos: list[str]) -> CoarseMap | None:
     """Peru and the districts' places from the registry, to 0.1°; the page goes without when the
     registry cannot draw it (unreachable, or a ubigeo it does not know)."""
     if not ubigeos:
         return None
     try:
-        coarse = await cooperatives.get_map(ubigeos)
+        return await cooperatives.get_map(ubigeos)
     except DomainError:
         return None
-    places = [PublicPlace(ubigeo=p.ubigeo, lon=p.lon, lat=p.lat) for p in coarse.places]
-    return PublicMap(outline=coarse.outline, places=places)
 
 
 async def public_lot(
