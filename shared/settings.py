@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # Memory for built public pages (about 8 KB a lot, both forms of each language): least recently
     # asked out first past this.
     public_cache_mb: int = Field(default=32, ge=1)
+    # Printing labels builds their lots' public pages in the background (services/lots/public/warm.py).
+    public_build_ahead: bool = True
     # glibc malloc arenas of a server process (deploy/memory.py); 0 leaves glibc's default.
     malloc_arenas: int = Field(default=2, ge=0)
     log_level: str = "INFO"

@@ -85,8 +85,14 @@ def make_settings(url: str, signing_key_pem: str, **overrides: object) -> Settin
         auth=AuthSettings(private_key=SecretStr(signing_key_pem)),
         log_json=False,
         # Tests share one connection per test: no background flush may run beside a request. And
-        # they see a change at once (the public pages' one-second window has its own test).
-        **{"scan_flush_seconds": 3600.0, "public_revalidate_seconds": 0.0, **overrides},  # type: ignore[arg-type]
+        # they see a change at once (the public pages' change watch has its own tests).
+        **{
+            "scan_flush_seconds": 3600.0,
+            "public_revalidate_seconds": 0.0,
+            # Background builds would share the test's connection with its requests.
+            "public_build_ahead": False,
+            **overrides,
+        },  # type: ignore[arg-type]
     )
 
 

@@ -13,6 +13,7 @@ from services.cooperatives.client import CooperativesClient
 from services.lots import service
 from services.lots.labels import SheetLayout
 from services.lots.labels.qr import MEDIA_TYPES, QrFormat
+from services.lots.public.warm import PageWarmer
 from services.lots.repository import Origins
 from services.lots.rules import Form, Product, yield_table_markdown
 from services.lots.schemas import (
@@ -211,7 +212,7 @@ async def label_sheet(
 ) -> Response:
     """A printable A4 sheet of labels (QR code, code, product, kg, cooperative, harvest); 3×8 by default."""
     layout = SheetLayout(columns, rows, margin_x_mm, margin_y_mm, gap_x_mm, gap_y_mm, skip)
-    pdf = await service.label_sheet(
+    sheet = await service.label_sheet(
         session,
         _cooperatives(request),
         principal,
@@ -220,8 +221,12 @@ async def label_sheet(
         kilograms=kg,
         public_base_url=_base_url(request),
     )
+    # Printed for a fair: their public pages are built now, not at the first buyer's scan.
+    warmer: PageWarmer | None = request.app.state.page_warmer
+    if warmer is not None:
+        warmer.schedule(sheet.codes)
     return Response(
-        pdf,
+        sheet.pdf,
         media_type="application/pdf",
         # The kilograms change as the lot is drawn on: never reuse a stored sheet without asking.
         headers={

@@ -14,7 +14,11 @@ from services.lots.public.api import router as public_router
 from services.lots.public.cache import PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.fastpath import PublicPageFastPath
+from services.lots.public.i18n import LANGUAGES
+from services.lots.public.page import render_into
 from services.lots.public.scans import ScanCounter
+from services.lots.public.service import public_entry
+from services.lots.public.warm import PageWarmer
 from services.lots.public.watch import ChangeWatch
 from shared.db import Database
 from shared.settings import Settings, get_settings
@@ -35,6 +39,9 @@ def cooperatives_client(settings: Settings, peers: Mapping[str, ASGIApp] | None)
     return CooperativesClient(base_url=url, timeout=timeout)
 
 
+SPANISH = LANGUAGES[0]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -48,8 +55,26 @@ def create_app(
     claims = CertificationClaims(settings, peers)
     cache = PublicCache(max_bytes=settings.public_cache_mb * 1024 * 1024)
 
+    async def build_ahead(code: str) -> None:
+        entry = await public_entry(
+            app.state.database.read_sessions,
+            cooperatives,
+            cache,
+            code,
+            public_base_url=settings.public_base_url.rstrip("/"),
+            claims=claims,
+            claims_version=claims.version,
+        )
+        if SPANISH not in entry.pages:  # what a scan without Accept-Language asks for
+            render_into(entry, SPANISH)
+            cache.grew(entry)
+
+    warmer = PageWarmer(build_ahead) if settings.public_build_ahead else None
+
     async def on_startup(app: FastAPI) -> None:
         scans.start(app.state.database, every=settings.scan_flush_seconds)
+        if warmer is not None:
+            warmer.start()
         app.state.public_watch = None
         if settings.public_revalidate_seconds > 0:  # 0: every page request checks its version
             watch = ChangeWatch(
@@ -62,6 +87,8 @@ def create_app(
             app.state.public_watch = watch
 
     async def on_shutdown(app: FastAPI) -> None:
+        if warmer is not None:
+            await warmer.stop()
         if app.state.public_watch is not None:
             await app.state.public_watch.stop()
         await scans.stop(app.state.database)
@@ -85,5 +112,6 @@ def create_app(
     app.state.cooperatives = cooperatives
     app.state.public_cache = cache
     app.state.public_claims = claims
+    app.state.page_warmer = warmer
     app.state.scans = scans
     return app

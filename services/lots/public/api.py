@@ -16,7 +16,7 @@ from services.lots.public import resolver
 from services.lots.public.cache import CACHE_CONTROL, Entry, PublicCache
 from services.lots.public.fastpath import asks_past_caches, etag_matches, page_answer
 from services.lots.public.i18n import pick_language
-from services.lots.public.page import render_lot, render_not_found
+from services.lots.public.page import render_into, render_not_found
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import LotScans, PublicLot
 from services.lots.public.service import lot_scans, public_entry, resolve
@@ -135,15 +135,7 @@ async def provenance_page(
     language = pick_language(lang, request.headers.get("accept-language"))
     page = entry.pages.get(language)
     if page is None:
-        lot = entry.lot
-        # Same-origin paths: the page names no other host, not even the configured public origin.
-        page = render_lot(
-            lot,
-            language,
-            json_url=f"/api/v1/public/lots/{lot.code}",
-            linkset_url=f"/01/{lot.gtin}/10/{lot.code}?linkType=all" if lot.gtin else None,
-        ).encode()
-        entry.add_page(language, page)
+        page = render_into(entry, language)
         cache: PublicCache = request.app.state.public_cache
         cache.grew(entry)
     status, fields, body = page_answer(entry, language, page, request.headers, behind_gzip=True)

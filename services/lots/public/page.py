@@ -12,6 +12,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.lots.public.cache import Entry
 from services.lots.public.i18n import (
     FORMS,
     LANGUAGES,
@@ -169,6 +170,20 @@ def render_lot(lot: PublicLot, language: str, *, json_url: str, linkset_url: str
             drawing=drawing(lot),
         )
     )
+
+
+def render_into(entry: Entry, language: str) -> bytes:
+    """The entry's page in ``language``, rendered and kept in it (plain and gzip)."""
+    lot = entry.lot
+    # Same-origin paths: the page names no other host, not even the configured public origin.
+    page = render_lot(
+        lot,
+        language,
+        json_url=f"/api/v1/public/lots/{lot.code}",
+        linkset_url=f"/01/{lot.gtin}/10/{lot.code}?linkType=all" if lot.gtin else None,
+    ).encode()
+    entry.add_page(language, page)
+    return page
 
 
 def render_not_found(code: str) -> str:

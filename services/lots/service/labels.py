@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,6 +100,11 @@ async def _cooperative_names(cooperatives: CooperativesClient, ids: set[str]) ->
     return {i: (await cooperatives.get_cooperative(i)).name for i in sorted(ids)}
 
 
+class PrintedSheet(NamedTuple):
+    pdf: bytes
+    codes: list[str]  # the lots printed, each once: their pages are worth building ahead
+
+
 async def label_sheet(
     session: AsyncSession,
     cooperatives: CooperativesClient,
@@ -109,7 +114,7 @@ async def label_sheet(
     layout: SheetLayout,
     kilograms: KilogramsKind,
     public_base_url: str,
-) -> bytes:
+) -> PrintedSheet:
     """A PDF of one label per id, in the order given; 404 naming every id the caller cannot see."""
     _check_request(lot_ids, layout)
     unique = list(dict.fromkeys(lot_ids))
@@ -142,4 +147,5 @@ async def label_sheet(
                 harvested_to=last,
             )
         )
-    return await asyncio.to_thread(render_sheet, labels, layout)
+    pdf = await asyncio.to_thread(render_sheet, labels, layout)
+    return PrintedSheet(pdf, list(dict.fromkeys(label.code for label in labels)))
