@@ -14,12 +14,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from shared.errors import DomainError
+from shared.observability import tally
 
 logger = logging.getLogger("chacra.public")
-# Two sheets' worth of the largest print run (500 labels): more waiting than that is dropped and
-# those pages are built at their first scan, as without this.
-MAX_WAITING = 1000
+# Ten sheets of the largest print run (500 labels): more waiting than that is dropped and those
+# pages are built at their first scan, as without this.
+MAX_WAITING = 5000
 Build = Callable[[str], Awaitable[object]]
+BUILT_AHEAD = tally(
+    "chacra_public_pages_built_ahead_total", "Public pages built ahead, after their labels were printed."
+)
 
 
 class PageWarmer:
@@ -61,6 +65,7 @@ class PageWarmer:
                     try:
                         await self._build(code)
                         self.built += 1
+                        BUILT_AHEAD.inc()
                     except DomainError:  # the lot is gone from view, a peer is down: its first scan builds it
                         logger.info("page of %s not built ahead", code, exc_info=True)
                     except Exception:  # never let one page stop the others
