@@ -147,7 +147,7 @@ _REQUESTS_SEEN = itertools.count(1)
 def request_id_of(scope: Scope) -> bytes:
     """The caller's X-Request-ID (a gateway's, a peer's), else a new one."""
     for key, value in scope.get("headers", ()):
-        if key == b"x-request-id":
+        if key == b"x-request-id" and value:
             return bytes(value)
     return f"{_PROCESS_ID}{next(_REQUESTS_SEEN):016x}".encode()
 

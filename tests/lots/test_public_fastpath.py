@@ -125,6 +125,7 @@ async def test_gzip_when_asked_and_304_when_the_tag_matches() -> None:
 async def test_the_language_switch_is_not_a_scan_and_a_missing_language_goes_to_the_app() -> None:
     harness = Harness(now=105.0)
     assert (await harness.get("/l/ACE34XY67", "lang=es"))[0]["status"] == 200
+    assert (await harness.get("/l/ACE34XY67", "lang="))[0]["status"] == 200  # as the route: not a scan
     assert harness.scans.pending == 0
     await harness.get("/l/ACE34XY67", "lang=en")  # not rendered yet: the route renders it
     assert harness.passed == ["/l/ACE34XY67"]

@@ -9,11 +9,12 @@ import httpx
 
 from deploy.allinone import AllInOne
 from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.schemas import PublicClaims
 from services.lots.public.service import public_entry
 from services.lots.public.watch import ChangeWatch
 from shared.db import utcnow
 from tests.factories import Origin, deliver
-from tests.lots.calls import event, split
+from tests.lots.calls import correct, event, split
 
 
 def watch_of(platform: AllInOne, cache: PublicCache, **options: Any) -> ChangeWatch:
@@ -152,3 +153,75 @@ def test_the_cache_holds_at_most_its_bytes_least_recently_asked_out_first() -> N
     grown.add_page("en", page)  # a second language rendered: the entry weighs more
     cache.grew(grown)
     assert cache.bytes <= 3 * one and cache.get("C") is grown and len(cache) == 2
+
+
+async def test_a_corrected_transformation_marks_its_input_as_well_as_its_output(
+    api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
+) -> None:
+    response = await api.post(
+        f"/api/v1/lots/{lot['id']}/transform",
+        json={"process": "drying", "output_form": "dry", "output_quantity_kg": "40"},
+        headers=origin.headers,
+    )
+    assert response.status_code == 201, response.text
+    dry = response.json()
+    watch = watch_of(platform, PublicCache())
+    await watch.poll()
+    voided = await correct(api, origin.headers, dry["id"], dry["created_event_id"], reason="did_not_occur")
+    assert voided.status_code == 201, voided.text
+    # The correction's subject is the dried lot; the lot it came from lost a drying stage too.
+    assert {lot["id"], dry["id"]} <= await watch.poll()
+
+
+async def test_a_change_found_by_a_poll_marks_pages_checked_while_the_poll_was_reading(
+    api: httpx.AsyncClient, platform: AllInOne, origin: Origin, lot: dict[str, Any]
+) -> None:
+    # A first poll (which also marks the claims once), then one that begins at 200 and whose read
+    # returns at 202.
+    ticks = iter([100.0, 101.0, 101.5, 200.0, 202.0])
+    cache = PublicCache(clock=lambda: next(ticks))
+    watch = watch_of(platform, cache)
+    await watch.poll()
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")
+    # A check that began at 201, after the poll began, may have read the ledger before the event.
+    checked = cached(lot["code"], b"<p>old</p>")
+    checked.lot_id, checked.checked_at, checked.built_at = lot["id"], 201.0, 201.0
+    assert lot["id"] in await watch.poll()
+    assert not cache.fresh(checked, now=203.0)
+
+
+async def test_a_page_built_without_its_claims_asks_for_them_again(
+    platform: AllInOne, lot: dict[str, Any]
+) -> None:
+    lots_app = platform.apps["lots"]
+    now = [100.0]
+    cache = PublicCache(clock=lambda: now[0])
+    cache.trust_until(1000.0)
+    cache.retry_seconds = 5.0
+    answers = [PublicClaims(available=False), PublicClaims(available=True)]
+
+    async def claims(_lot_id: str) -> PublicClaims:
+        return answers.pop(0)
+
+    async def version() -> str | None:
+        return "v1"  # certification answers its version; the claims call itself failed
+
+    async def entry() -> Entry:
+        return await public_entry(
+            lots_app.state.database.read_sessions,
+            lots_app.state.cooperatives,
+            cache,
+            lot["code"],
+            public_base_url="https://chacra.example",
+            claims=claims,
+            claims_version=version,
+        )
+
+    without = await entry()
+    assert not without.claims_available and without.lot.claims.available is False
+    now[0] += 1
+    assert await entry() is without  # within the watch's interval: served as it is
+    now[0] += 5
+    assert not cache.fresh(without)
+    again = await entry()
+    assert again is not without and again.claims_available and not answers

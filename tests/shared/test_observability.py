@@ -37,5 +37,6 @@ def test_requests_are_counted_by_status_and_timed_into_cumulative_buckets() -> N
 def test_a_request_keeps_its_callers_id_or_gets_a_new_unique_one() -> None:
     given = {"headers": [(b"x-request-id", b"from-the-gateway")]}
     assert request_id_of(given) == b"from-the-gateway"
+    assert len(request_id_of({"headers": [(b"x-request-id", b"")]})) == 32  # an empty one is no id
     made = {request_id_of({"headers": []}) for _ in range(1000)}
     assert len(made) == 1000 and all(len(i) == 32 and int(i, 16) >= 0 for i in made)

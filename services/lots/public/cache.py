@@ -64,6 +64,9 @@ class Entry:
     json: bytes  # the PublicLot, as the JSON route sends it
     checked_at: float  # when the check that gave this entry started (monotonic clock)
     built_at: float = 0.0
+    # False when the page says the claims are temporarily unavailable: then it is asked again
+    # within an interval of the watch, not served as it is for the hour.
+    claims_available: bool = True
     pages: dict[str, bytes] = field(default_factory=dict)
     gzipped: dict[str, bytes] = field(default_factory=dict)
     # The fast path's ready-made answers: (ETag, headers of a 200 without its length, of a 304).
@@ -148,6 +151,8 @@ class PublicCache:
         self._marked: dict[str, float] = {}
         self._claims_marked = -math.inf
         self._trusted_until = -math.inf
+        # How long an entry whose claims were unavailable is served before it is checked again.
+        self.retry_seconds = 0.0
         self.builds = asyncio.Semaphore(BUILDS_AT_ONCE)
 
     def lock(self, code: str) -> asyncio.Lock:
@@ -183,8 +188,8 @@ class PublicCache:
 
     def fresh(self, entry: Entry, now: float | None = None) -> bool:
         """Whether the entry may be served without a check: the watch is polling, has seen no change
-        to the lot, its lineage or the claims since the entry's check began, and the page is less
-        than an hour old."""
+        to the lot, its lineage or the claims since the entry's check began, the page is less than
+        an hour old, and it has its claims (or was checked less than a watch interval ago)."""
         now = self.clock() if now is None else now
         checked = entry.checked_at
         return (
@@ -192,6 +197,7 @@ class PublicCache:
             and checked > self._claims_marked
             and checked > self._marked.get(entry.lot_id, -math.inf)
             and now - entry.built_at < MAX_AGE_SECONDS
+            and (entry.claims_available or now - checked < self.retry_seconds)
         )
 
     def mark_lots(self, lot_ids: Iterable[str], at: float) -> None:

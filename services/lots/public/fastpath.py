@@ -67,7 +67,7 @@ class PublicPageFastPath:
         lang = None
         query: bytes = scope.get("query_string", b"")
         if query:
-            params = dict(parse_qsl(query.decode("latin-1")))
+            params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True))
             if set(params) - {"lang"}:
                 return False
             lang = params.get("lang")

@@ -148,11 +148,19 @@ DOWNSTREAM_IDS_PER_STATEMENT = 500
 
 
 async def events_recorded_since(session: AsyncSession, since: datetime) -> Sequence[AnyRow]:
-    """(event id, lot id) for every lot each event recorded since ``since`` touched (its subject,
-    inputs, outputs; a correction's lot)."""
+    """(event id, lot, touched, corrected) for each event recorded since ``since``: every lot it
+    touched (subject, inputs, outputs) and, for a correction, every lot the corrected event touched
+    — a corrected transformation changes its input's history too, not only its subject's."""
+    corrected = aliased(LotEventLot)
     stmt = (
-        select(LotEvent.id, LotEvent.lot_id, LotEventLot.lot_id.label("touched"))
+        select(
+            LotEvent.id,
+            LotEvent.lot_id,
+            LotEventLot.lot_id.label("touched"),
+            corrected.lot_id.label("corrected"),
+        )
         .outerjoin(LotEventLot, LotEventLot.event_id == LotEvent.id)
+        .outerjoin(corrected, corrected.event_id == LotEvent.corrects_event_id)
         .where(LotEvent.recorded_at >= since)
     )
     return (await session.execute(stmt)).all()

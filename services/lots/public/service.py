@@ -234,8 +234,9 @@ async def public_entry(
         # moved (or without one, every time).
         mark = await claims_version() if claims_version is not None else None
         key = f"{count}|{last.isoformat()}|{mark}"
-        if mark is not None and _still(entry, key, started):
-            assert entry is not None
+        # An entry built while the claims could not be had asks for them again, even if the
+        # version did not move.
+        if mark is not None and _still(entry, key, started) and entry is not None and entry.claims_available:
             entry.checked_at = started
             return entry
         # A few builds at a time: each holds a lineage in memory, and a burst of first visits
@@ -257,8 +258,9 @@ async def public_entry(
                     updated_at=last,
                     claims=current,
                 )
-        # The registry's facts on the page (cooperative names, places) are part of the tag as well.
-        registry = hashlib.sha256(lot.model_dump_json(include={"cooperatives"}).encode()).hexdigest()[:12]
+        # The registry's facts on the page (cooperative names, places, the map) are part of the tag.
+        registry_facts = lot.model_dump_json(include={"cooperatives": True, "origin": {"map"}})
+        registry = hashlib.sha256(registry_facts.encode()).hexdigest()[:12]
         claims_digest = hashlib.sha256(current.model_dump_json().encode()).hexdigest()[:12]
         entry = Entry(
             version=f"{key}|{claims_digest}|{registry}",
@@ -270,6 +272,7 @@ async def public_entry(
             json=lot.model_dump_json().encode(),
             checked_at=started,
             built_at=started,
+            claims_available=current.available,
         )
         cache.put(wanted, entry)
         return entry

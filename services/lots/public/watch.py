@@ -46,6 +46,7 @@ class ChangeWatch:
         wall: Callable[[], datetime] = utcnow,
     ) -> None:
         self._cache = cache
+        cache.retry_seconds = every
         self._sessions = sessions
         self._every = every
         self._claims_version = claims_version
@@ -59,19 +60,25 @@ class ChangeWatch:
 
     async def poll(self) -> set[str]:
         """One look at the ledger and the claims; returns the lots marked."""
-        started = self._cache.clock()
+        clock = self._cache.clock
+        started = clock()
         wall = self._wall()
         since = (self._since or wall) - MARGIN
         async with self._sessions() as session:
             rows = await repository.events_recorded_since(session, since)
+            # Marked as of when the read returned, not when the poll began: a page check that
+            # began in between may have read the ledger before the change committed.
+            read_at = clock()
             new = [row for row in rows if row.id not in self._seen]
-            touched = {lot for row in new for lot in (row.lot_id, row.touched) if lot is not None}
+            touched = {
+                lot for row in new for lot in (row.lot_id, row.touched, row.corrected) if lot is not None
+            }
             changed = await repository.downstream(session, touched) if touched else set()
+        self._cache.mark_lots(changed, read_at)
         mark = await self._claims_version() if self._claims_version is not None else None
-        self._cache.mark_lots(changed, started)
         if mark != self._claims:
             # At the first poll too: entries built before the watch began are asked once.
-            self._cache.mark_claims(started)
+            self._cache.mark_claims(clock())
             self._claims = mark
         self._seen = {row.id for row in rows}
         self._since = wall
