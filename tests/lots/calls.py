@@ -9,6 +9,10 @@ from typing import Any
 
 import httpx
 
+from deploy.allinone import AllInOne
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.service import public_entry
+
 HeadersFor = Callable[..., dict[str, str]]
 LOTS = "/api/v1/lots"
 
@@ -61,3 +65,16 @@ async def correct(
 ) -> httpx.Response:
     body = {"type": "correction", "corrects_event_id": wrong_id, "explanation": "mistyped", **body}
     return await api.post(f"{LOTS}/{lot_id}/events", json=body, headers=headers)
+
+
+async def cached_entry(platform: AllInOne, cache: PublicCache, code: str, **sources: Any) -> Entry:
+    """A lot's public entry through ``cache``, as the page route gets it (claims sources as given)."""
+    lots_app = platform.apps["lots"]
+    return await public_entry(
+        lots_app.state.database.read_sessions,
+        lots_app.state.cooperatives,
+        cache,
+        code,
+        public_base_url="https://chacra.example",
+        **sources,
+    )

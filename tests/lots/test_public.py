@@ -15,12 +15,11 @@ from services.cooperatives.client import CooperativesClient
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.schemas import PublicClaims
-from services.lots.public.service import public_entry
 from services.lots.public.watch import ChangeWatch
 from shared.errors import ServiceUnavailable
 from shared.settings import ServiceSettings, Settings
 from tests.factories import Origin, create_farmer, create_origin, create_plot, deliver
-from tests.lots.calls import HeadersFor, event, split
+from tests.lots.calls import HeadersFor, cached_entry, event, split
 
 GS1_PREFIX = "7751234"
 GTIN13 = "775123400001"[:12] + ean.calc_check_digit("775123400001"[:12])
@@ -306,13 +305,7 @@ async def test_a_cached_page_is_served_until_the_watch_marks_its_lot(
     watch = ChangeWatch(cache, lots_app.state.database.read_sessions, every=5.0)
 
     async def entry() -> Entry:
-        return await public_entry(
-            lots_app.state.database.read_sessions,
-            lots_app.state.cooperatives,
-            cache,
-            lot["code"].lower(),  # as a person may type it
-            public_base_url="https://chacra.example",
-        )
+        return await cached_entry(platform, cache, lot["code"].lower())  # as a person may type it
 
     await watch.poll()  # at 100: trusted until 115
     now[0] += 1
@@ -492,7 +485,6 @@ async def test_a_serialised_link_falls_back_to_the_lot(
 async def test_claims_are_asked_again_only_when_certifications_version_moves(
     platform: AllInOne, lot: dict[str, Any]
 ) -> None:
-    lots_app = platform.apps["lots"]
     cache = PublicCache()
     asked: list[str] = []
     mark = ["v1"]
@@ -505,15 +497,7 @@ async def test_claims_are_asked_again_only_when_certifications_version_moves(
         return mark[0]
 
     async def entry() -> Entry:
-        return await public_entry(
-            lots_app.state.database.read_sessions,
-            lots_app.state.cooperatives,
-            cache,
-            lot["code"],
-            public_base_url="https://chacra.example",
-            claims=claims,
-            claims_version=version,
-        )
+        return await cached_entry(platform, cache, lot["code"], claims=claims, claims_version=version)
 
     first = await entry()
     assert await entry() is first and len(asked) == 1  # checked again: same version, no claims asked

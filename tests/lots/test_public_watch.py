@@ -10,11 +10,10 @@ import httpx
 from deploy.allinone import AllInOne
 from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.schemas import PublicClaims
-from services.lots.public.service import public_entry
 from services.lots.public.watch import ChangeWatch
 from shared.db import utcnow
 from tests.factories import Origin, deliver
-from tests.lots.calls import correct, event, split
+from tests.lots.calls import cached_entry, correct, event, split
 
 
 def watch_of(platform: AllInOne, cache: PublicCache, **options: Any) -> ChangeWatch:
@@ -59,7 +58,6 @@ async def test_an_event_committed_after_a_poll_began_is_found_by_the_next(
 async def test_a_marked_page_is_checked_and_an_unmarked_one_served_as_it_is(
     platform: AllInOne, api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
 ) -> None:
-    lots_app = platform.apps["lots"]
     now = [100.0]
     cache = PublicCache(clock=lambda: now[0])
     mark = ["v1"]
@@ -73,14 +71,7 @@ async def test_a_marked_page_is_checked_and_an_unmarked_one_served_as_it_is(
     now[0] += 1
 
     async def entry(code: str) -> Entry:
-        return await public_entry(
-            lots_app.state.database.read_sessions,
-            lots_app.state.cooperatives,
-            cache,
-            code,
-            public_base_url="https://chacra.example",
-            claims_version=version,
-        )
+        return await cached_entry(platform, cache, code, claims_version=version)
 
     mine, theirs = await entry(lot["code"]), await entry(other["code"])
     assert cache.fresh(mine) and cache.fresh(theirs)
@@ -193,7 +184,6 @@ async def test_a_change_found_by_a_poll_marks_pages_checked_while_the_poll_was_r
 async def test_a_page_built_without_its_claims_asks_for_them_again(
     platform: AllInOne, lot: dict[str, Any]
 ) -> None:
-    lots_app = platform.apps["lots"]
     now = [100.0]
     cache = PublicCache(clock=lambda: now[0])
     cache.trust_until(1000.0)
@@ -207,15 +197,7 @@ async def test_a_page_built_without_its_claims_asks_for_them_again(
         return "v1"  # certification answers its version; the claims call itself failed
 
     async def entry() -> Entry:
-        return await public_entry(
-            lots_app.state.database.read_sessions,
-            lots_app.state.cooperatives,
-            cache,
-            lot["code"],
-            public_base_url="https://chacra.example",
-            claims=claims,
-            claims_version=version,
-        )
+        return await cached_entry(platform, cache, lot["code"], claims=claims, claims_version=version)
 
     without = await entry()
     assert not without.claims_available and without.lot.claims.available is False
