@@ -10,14 +10,13 @@ from starlette.types import ASGIApp
 from services.cooperatives.client import CooperativesClient
 from services.lots.api import router
 from services.lots.models import SERVICE, idempotency_keys
+from services.lots.public.api import page_of, public_entry_of
 from services.lots.public.api import router as public_router
 from services.lots.public.cache import PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.i18n import LANGUAGES
-from services.lots.public.page import render_into
 from services.lots.public.scans import ScanCounter
-from services.lots.public.service import public_entry
 from services.lots.public.warm import PageWarmer
 from services.lots.public.watch import ChangeWatch
 from shared.db import Database
@@ -39,9 +38,6 @@ def cooperatives_client(settings: Settings, peers: Mapping[str, ASGIApp] | None)
     return CooperativesClient(base_url=url, timeout=timeout)
 
 
-SPANISH = LANGUAGES[0]
-
-
 def create_app(
     settings: Settings | None = None,
     *,
@@ -56,18 +52,8 @@ def create_app(
     cache = PublicCache(max_bytes=settings.public_cache_mb * 1024 * 1024)
 
     async def build_ahead(code: str) -> None:
-        entry = await public_entry(
-            app.state.database.read_sessions,
-            cooperatives,
-            cache,
-            code,
-            public_base_url=settings.public_base_url.rstrip("/"),
-            claims=claims,
-            claims_version=claims.version,
-        )
-        if SPANISH not in entry.pages:  # what a scan without Accept-Language asks for
-            render_into(entry, SPANISH)
-            cache.grew(entry)
+        # The Spanish page: what a scan without Accept-Language asks for.
+        page_of(app, await public_entry_of(app, code), LANGUAGES[0])
 
     warmer = PageWarmer(build_ahead) if settings.public_build_ahead else None
 

@@ -11,11 +11,11 @@ from services.cooperatives.service.identity import (
     me,
     principal_of,
 )
+from services.cooperatives.service.maps import coarse_map
 from services.cooperatives.service.registry import (
     MAX_IDS,
     MAX_LOOKUP_IDS,
     check_gs1,
-    coarse_map,
     create_cooperative,
     create_farmer,
     create_plot,

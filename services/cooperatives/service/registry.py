@@ -24,10 +24,8 @@ from services.cooperatives.identifiers import (
     validate_ruc,
 )
 from services.cooperatives.models import Cooperative, Farmer, Plot
-from services.cooperatives.reference import coarse_outline, coarse_place, districts, fold, regions
+from services.cooperatives.reference import districts, fold, regions
 from services.cooperatives.schemas import (
-    CoarseMap,
-    CoarsePlace,
     CooperativeCreate,
     CooperativeRead,
     CooperativeUpdate,
@@ -391,25 +389,3 @@ async def flush_unique(session: AsyncSession, obj: Any, code: str, detail: str) 
             session.add(obj)
     except IntegrityError as exc:
         raise Conflict(detail, code=code) from exc
-
-
-# A lot's page shows the districts it comes from: tens, rarely more.
-MAX_MAP_UBIGEOS = 200
-
-
-def coarse_map(ubigeos: Sequence[str]) -> CoarseMap:
-    """Peru's outline and the named place of each district asked, both to 0.1° (public)."""
-    if len(ubigeos) > MAX_MAP_UBIGEOS:
-        detail = f"At most {MAX_MAP_UBIGEOS} districts in one map; {len(ubigeos)} were asked."
-        raise ValidationFailed.single("ubigeo", "too_many", detail)
-    known = districts()
-    for ubigeo in ubigeos:
-        if ubigeo not in known:
-            detail = f"{ubigeo} is not an INEI district ubigeo."
-            raise ValidationFailed.single("ubigeo", "unknown_ubigeo", detail)
-    places = []
-    for ubigeo in dict.fromkeys(ubigeos):
-        place = coarse_place(ubigeo)
-        if place is not None:
-            places.append(CoarsePlace(ubigeo=ubigeo, lon=place[0], lat=place[1]))
-    return CoarseMap(outline=list(coarse_outline()), places=places)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.cooperatives.client import CooperativesClient
@@ -75,19 +76,37 @@ def _base_url(request: Request) -> str:
     return url.rstrip("/")
 
 
-async def _entry(request: Request, code: str) -> Entry:
-    cooperatives: CooperativesClient = request.app.state.cooperatives
-    cache: PublicCache = request.app.state.public_cache
+async def public_entry_of(app: Starlette, code: str, *, check: bool = False) -> Entry:
+    """A lot's public entry with what the lots app holds (its cache, peers, claims): the page and
+    JSON routes' and the pages built ahead's."""
+    state = app.state
+    cooperatives: CooperativesClient = state.cooperatives
+    cache: PublicCache = state.public_cache
     return await public_entry(
-        request.app.state.database.read_sessions,
+        state.database.read_sessions,
         cooperatives,
         cache,
         code,
-        public_base_url=_base_url(request),
-        claims=request.app.state.public_claims,
-        claims_version=getattr(request.app.state.public_claims, "version", None),
-        check=asks_past_caches(request.headers),
+        public_base_url=state.settings.public_base_url.rstrip("/"),
+        claims=state.public_claims,
+        claims_version=getattr(state.public_claims, "version", None),
+        check=check,
     )
+
+
+def page_of(app: Starlette, entry: Entry, language: str) -> bytes:
+    """The entry's page in ``language``, rendered at its first asking and counted in the cache."""
+    page = entry.pages.get(language)
+    if page is None:
+        page = render_into(entry, language)
+        cache: PublicCache = app.state.public_cache
+        cache.grew(entry)
+    return page
+
+
+async def _entry(request: Request, code: str) -> Entry:
+    asked = asks_past_caches(request.headers.get("cache-control"), request.headers.get("pragma"))
+    return await public_entry_of(request.app, code, check=asked)
 
 
 def _cached(request: Request, entry: Entry, variant: str, body: bytes, media_type: str) -> Response:
@@ -133,11 +152,7 @@ async def provenance_page(
         counter: ScanCounter = request.app.state.scans
         counter.record(entry.lot_id)
     language = pick_language(lang, request.headers.get("accept-language"))
-    page = entry.pages.get(language)
-    if page is None:
-        page = render_into(entry, language)
-        cache: PublicCache = request.app.state.public_cache
-        cache.grew(entry)
+    page = page_of(request.app, entry, language)
     status, fields, body = page_answer(entry, language, page, request.headers, behind_gzip=True)
     return Response(body, status_code=status, headers=fields)
 

@@ -69,7 +69,7 @@ class Entry:
     claims_available: bool = True
     pages: dict[str, bytes] = field(default_factory=dict)
     gzipped: dict[str, bytes] = field(default_factory=dict)
-    # The fast path's ready-made answers: (ETag, headers of a 200 without its length, of a 304).
+    # The fast path's ready-made answers per variant: (ETag, headers of a 200, of a 304).
     raw: dict[str, tuple[str, RawHeaders, RawHeaders]] = field(default_factory=dict)
 
     def weight(self) -> int:

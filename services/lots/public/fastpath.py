@@ -34,10 +34,9 @@ FROM_MEMORY = tally(
 PAGE_ROUTE = "/l/{code:path}"
 
 
-def asks_past_caches(headers: Headers) -> bool:
+def asks_past_caches(cache_control: str | None, pragma: str | None) -> bool:
     """A reload that asks past caches (Ctrl-F5, a manager checking a change)."""
-    asked = f"{headers.get('cache-control', '')} {headers.get('pragma', '')}".lower()
-    return "no-cache" in asked
+    return "no-cache" in f"{cache_control or ''} {pragma or ''}".lower()
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -77,11 +76,8 @@ class PublicPageFastPath:
         if entry is None or not cache.fresh(entry):
             return False
         headers = _read_headers(scope)
-        if (
-            b"no-cache" in headers.get(b"cache-control", b"").lower()
-            or b"no-cache" in headers.get(b"pragma", b"").lower()
-        ):
-            return False  # a reload past caches: the route checks the ledger now
+        if asks_past_caches(_text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))):
+            return False  # the route checks the ledger now
         language = pick_language(lang, _text(headers.get(b"accept-language")))
         page = entry.pages.get(language)
         if page is None:

@@ -73,7 +73,7 @@ def _json_ld(lot: PublicLot, language: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-MAP_WIDTH = 240  # CSS pixels: a third of a phone's width is not enough to see anything; this is
+MAP_WIDTH = 240  # drawing units; the page scales the SVG to at most 15rem wide
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,8 @@ class ScanCounter:
         self._day_ends = -math.inf  # when the day above ends, in seconds since the epoch
 
     def record(self, lot_id: str) -> None:
-        # Called on every page view of a burst: the day is known until it ends, no Counter.__missing__.
-        day = self._day if self._clock is None and time.time() < self._day_ends else self._today()
-        pending = self._pending
-        pending[lot_id, day] = pending.get((lot_id, day), 0) + 1
+        key = (lot_id, self._today())
+        self._pending[key] = self._pending.get(key, 0) + 1  # no Counter.__missing__ per first view
 
     def _today(self) -> date:
         if self._clock is not None:

@@ -20,18 +20,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.lots.public import repository
 from services.lots.public.cache import TRUST_INTERVALS, PublicCache
+from services.lots.public.service import ClaimsVersionSource
 from shared.db import utcnow
 
 logger = logging.getLogger("chacra.public")
 MARGIN = timedelta(seconds=60)
-ClaimsVersionSource = Callable[[], Awaitable[str | None]]
 _UNKNOWN = object()
 
 
@@ -56,7 +56,6 @@ class ChangeWatch:
         self._claims: object = _UNKNOWN
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        self.polls = 0
 
     async def poll(self) -> set[str]:
         """One look at the ledger and the claims; returns the lots marked."""
@@ -83,7 +82,6 @@ class ChangeWatch:
         self._seen = {row.id for row in rows}
         self._since = wall
         self._cache.trust_until(started + TRUST_INTERVALS * self._every)
-        self.polls += 1
         return changed
 
     def start(self) -> None:
