@@ -16,6 +16,7 @@ from services.lots.public.cache import PublicCache
 from services.lots.public.claims import CertificationClaims
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.i18n import LANGUAGES
+from services.lots.public.registry import RememberedRegistry
 from services.lots.public.scans import ScanCounter
 from services.lots.public.warm import PageWarmer
 from services.lots.public.watch import ChangeWatch
@@ -97,6 +98,7 @@ def create_app(
     )
     app.state.cooperatives = cooperatives
     app.state.public_cache = cache
+    app.state.public_registry = RememberedRegistry(cooperatives)
     app.state.public_claims = claims
     app.state.page_warmer = warmer
     app.state.scans = scans

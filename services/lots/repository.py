@@ -5,9 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, CompoundSelect, Row, and_, exists, func, insert, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Row,
+    String,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -284,8 +298,16 @@ async def lineage_rows(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
     thousands of ids costs more to build, send and parse than the walk itself (bench/lineage.py).
     A parent that feeds several edges comes back once per edge.
     """
-    postgresql = dialect_of(session) == "postgresql"
-    walk = ancestor_edges_cte(lot_id, lateral=postgresql)
+    statement = _lineage_statement(dialect_of(session))
+    return (await session.execute(statement, {"lot_id": lot_id})).all()
+
+
+@cache
+def _lineage_statement(dialect: str) -> AnySelect:
+    """Built once per dialect with a bound lot id: building this recursive statement costs more
+    Python than a small lineage takes to run, and every public page and claim reads one."""
+    postgresql = dialect == "postgresql"
+    walk = ancestor_edges_cte(bindparam("lot_id", type_=String), lateral=postgresql)
     edge_columns = (
         walk.c.parent.label("edge_parent"),
         walk.c.child.label("edge_child"),
@@ -303,16 +325,14 @@ async def lineage_rows(session: AsyncSession, lot_id: str) -> Sequence[AnyRow]:
             .offset(0)
             .lateral("node")
         )
-        stmt = select(*edge_columns, *lateral.c).select_from(walk).join(lateral, true())
-        return (await session.execute(stmt)).all()
-    stmt = (
+        return select(*edge_columns, *lateral.c).select_from(walk).join(lateral, true())
+    return (
         select(*edge_columns, *_node_columns())
         .select_from(walk)
         .join(Lot, Lot.id == walk.c.parent)
         .join(LotState, LotState.lot_id == Lot.id)
         .outerjoin(Delivery, Delivery.lot_id == Lot.id)
     )
-    return (await session.execute(stmt)).all()
 
 
 def ancestor_ids(session: AsyncSession, lot_id: str) -> LotIds:

@@ -207,3 +207,53 @@ async def test_a_page_built_without_its_claims_asks_for_them_again(
     assert not cache.fresh(without)
     again = await entry()
     assert again is not without and again.claims_available and not answers
+
+
+async def test_a_build_takes_the_claims_version_the_watch_read_and_a_change_is_still_caught(
+    platform: AllInOne, api: httpx.AsyncClient, origin: Origin, lot: dict[str, Any]
+) -> None:
+    now = [100.0]
+    cache = PublicCache(clock=lambda: now[0])
+    mark = ["v1"]
+    asked: list[str] = []
+    told = [PublicClaims(available=True)]
+
+    async def version() -> str | None:
+        asked.append(mark[0])
+        return mark[0]
+
+    async def claims(_lot_id: str) -> PublicClaims:
+        return told[0]
+
+    watch = watch_of(platform, cache, claims_version=version)
+    await watch.poll()
+    assert asked == ["v1"]
+    now[0] += 1
+
+    async def entry() -> Entry:
+        return await cached_entry(platform, cache, lot["code"], claims=claims, claims_version=version)
+
+    first = await entry()
+    assert asked == ["v1"]  # the build asked no version of its own: the watch's was trusted
+    assert first.version.split("|")[2] == "v1"
+
+    # The claims move right after that poll; a page built before the next poll carries the old
+    # version with the new claims, and the next poll makes it ask again.
+    mark[0] = "v2"
+    now[0] += 1
+    cache.mark_lots([lot["id"]], now[0])  # its check now
+    checked = await entry()
+    assert asked == ["v1"] and checked.version.split("|")[2] == "v1"
+    now[0] += 1
+    await watch.poll()
+    assert asked == ["v1", "v2"] and not cache.fresh(checked)
+    now[0] += 1
+    again = await entry()
+    assert again is not checked and again.version.split("|")[2] == "v2"
+    assert asked == ["v1", "v2"]
+
+    await watch.stop()  # not trusted any more: a build asks certification itself
+    cache.mark_lots([lot["id"]], now[0])
+    now[0] += 1
+    await entry()
+    assert asked == ["v1", "v2", "v2"]

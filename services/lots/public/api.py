@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.cooperatives.client import CooperativesClient
 from services.lots.public import resolver
 from services.lots.public.cache import CACHE_CONTROL, Entry, PublicCache
 from services.lots.public.fastpath import asks_past_caches, etag_matches, page_answer
 from services.lots.public.i18n import pick_language
 from services.lots.public.page import render_into, render_not_found
+from services.lots.public.registry import RememberedRegistry
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import LotScans, PublicLot
 from services.lots.public.service import lot_scans, public_entry, resolve
@@ -80,11 +80,11 @@ async def public_entry_of(app: Starlette, code: str, *, check: bool = False) -> 
     """A lot's public entry with what the lots app holds (its cache, peers, claims): the page and
     JSON routes' and the pages built ahead's."""
     state = app.state
-    cooperatives: CooperativesClient = state.cooperatives
+    registry: RememberedRegistry = state.public_registry
     cache: PublicCache = state.public_cache
     return await public_entry(
         state.database.read_sessions,
-        cooperatives,
+        registry,
         cache,
         code,
         public_base_url=state.settings.public_base_url.rstrip("/"),

@@ -151,6 +151,9 @@ class PublicCache:
         self._marked: dict[str, float] = {}
         self._claims_marked = -math.inf
         self._trusted_until = -math.inf
+        # Certification's claims version as the watch last read it (None: it could not be asked).
+        self._claims_version: str | None = None
+        self._claims_seen = False
         # How long an entry whose claims were unavailable is served before it is checked again.
         self.retry_seconds = 0.0
         self.builds = asyncio.Semaphore(BUILDS_AT_ONCE)
@@ -218,6 +221,23 @@ class PublicCache:
     def mark_claims(self, at: float) -> None:
         """Certification's claims moved: every entry's claims are asked again at its next request."""
         self._claims_marked = max(self._claims_marked, at)
+
+    def saw_claims_version(self, version: str | None) -> None:
+        """The claims version the watch read at its last poll."""
+        self._claims_version = version
+        self._claims_seen = True
+
+    def claims_version(self, now: float) -> tuple[bool, str | None]:
+        """(True, the version the watch last read) while the watch is trusted and has read one, else
+        (False, None): then the caller asks certification itself.
+
+        A page checked or built with it is safe even if the claims moved since that poll: the next
+        poll sees the new version and marks the claims later than the check began, so the page is
+        checked again (cache.fresh) — at most one interval late, as any change.
+        """
+        if self._claims_seen and now < self._trusted_until:
+            return True, self._claims_version
+        return False, None
 
     def trust_until(self, until: float) -> None:
         """The watch polled: changes made before its poll began are marked; trust it until ``until``."""

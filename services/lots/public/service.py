@@ -11,12 +11,13 @@ from typing import Any
 import pycountry
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.cooperatives.client import CoarseMap, CooperativesClient
+from services.cooperatives.client import CoarseMap
 from services.lots import repository
 from services.lots.codes import digital_link, normalise_code
 from services.lots.models import LotEvent
 from services.lots.public import repository as public_repository
 from services.lots.public.cache import MAX_AGE_SECONDS, Entry, PublicCache
+from services.lots.public.registry import Registry
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import (
     DayScans,
@@ -136,7 +137,7 @@ def _quality(event: LotEvent | None) -> PublicQuality | None:
     )
 
 
-async def _coarse_map(cooperatives: CooperativesClient, ubigeos: list[str]) -> CoarseMap | None:
+async def _coarse_map(cooperatives: Registry, ubigeos: list[str]) -> CoarseMap | None:
     """Peru and the districts' places from the registry, to 0.1°; the page goes without when the
     registry cannot draw it (unreachable, or a ubigeo it does not know)."""
     if not ubigeos:
@@ -149,7 +150,7 @@ async def _coarse_map(cooperatives: CooperativesClient, ubigeos: list[str]) -> C
 
 async def public_lot(
     session: AsyncSession,
-    cooperatives: CooperativesClient,
+    cooperatives: Registry,
     view: LotView,
     *,
     public_base_url: str,
@@ -199,7 +200,7 @@ async def public_lot(
 
 async def public_entry(
     sessions: async_sessionmaker[AsyncSession],
-    cooperatives: CooperativesClient,
+    cooperatives: Registry,
     cache: PublicCache,
     code: str,
     *,
@@ -232,7 +233,10 @@ async def public_entry(
             count, last = await version(session, view)
         # Claims cost a computation over every plot: asked again only when certification's version
         # moved (or without one, every time).
-        mark = await claims_version() if claims_version is not None else None
+        # The watch reads it once per interval; asked here only when the watch is not vouching.
+        known, mark = cache.claims_version(started)
+        if not known and claims_version is not None:
+            mark = await claims_version()
         key = f"{count}|{last.isoformat()}|{mark}"
         # An entry built while the claims could not be had asks for them again, even if the
         # version did not move.

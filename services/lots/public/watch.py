@@ -79,6 +79,7 @@ class ChangeWatch:
             # At the first poll too: entries built before the watch began are asked once.
             self._cache.mark_claims(clock())
             self._claims = mark
+        self._cache.saw_claims_version(mark)
         self._seen = {row.id for row in rows}
         self._since = wall
         self._cache.trust_until(started + TRUST_INTERVALS * self._every)
