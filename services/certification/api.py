@@ -18,6 +18,8 @@ from services.certification.schemas import (
     CertifyingBodyCreate,
     CertifyingBodyRead,
     Claims,
+    ClaimsAsk,
+    ClaimsOfLots,
     ClaimsVersion,
     LayerCreate,
     LayerRead,
@@ -266,6 +268,17 @@ async def lot_claims(session: SessionDep, request: Request, lot_id: str) -> Clai
     """Organic (per standard), coca-free and deforestation-free, computed now from every contributing plot."""
     window: int = request.app.state.settings.coca_free_window_months
     return await service.compute_claims(session, _peers(request), lot_id, window_months=window)
+
+
+@router.post(
+    "/claims/lots", response_model=ClaimsOfLots, tags=["claims"], responses=problem_responses(422, 503)
+)
+async def claims_of_lots(session: SessionDep, request: Request, body: ClaimsAsk) -> ClaimsOfLots:
+    """The claims of many lots in one request (up to 100), each as the single lot's route gives them;
+    reads only. Shared plots' evidence is read once: for pages built ahead, a batch at a time."""
+    window: int = request.app.state.settings.coca_free_window_months
+    claims = await service.compute_claims_many(session, _peers(request), body.lot_ids, window_months=window)
+    return ClaimsOfLots(items=claims)
 
 
 @router.get(

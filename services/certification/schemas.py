@@ -272,6 +272,26 @@ class DeforestationFreeClaim(BaseModel):
     reason: str
 
 
+# Lots per claims request: the claims of one lot cost a lineage and every plot's evidence.
+MAX_CLAIMS_LOTS = 100
+
+
+class ClaimsAsk(Strict):
+    """Lots whose claims to compute in one request."""
+
+    lot_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        min_length=1,
+        max_length=MAX_CLAIMS_LOTS,
+        description="Lot ids; unknown ones are left out of the answer.",
+    )
+
+
+class ClaimsOfLots(BaseModel):
+    items: list[Claims] = Field(
+        description="Each known lot's claims, as GET /claims/lots/{lot_id} gives them."
+    )
+
+
 class ClaimsVersion(BaseModel):
     version: str = Field(
         description="Changes whenever any certificate, status, verification or layer is added: claims "

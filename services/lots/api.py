@@ -27,6 +27,8 @@ from services.lots.schemas import (
     LineageRead,
     LotRead,
     MergeCreate,
+    OriginsAsk,
+    OriginsRead,
     ProvenanceRead,
     SplitCreate,
     SplitResult,
@@ -35,9 +37,10 @@ from services.lots.schemas import (
 from shared.auth import CurrentCaller, CurrentUser, Principal
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_params
-from shared.uow import request_session
+from shared.uow import request_read_session, request_session
 
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
 PageDep = Annotated[PageParams, Depends(page_params)]
 LotStatus = Literal["active", "depleted", "shipped", "sold"]
 
@@ -341,6 +344,19 @@ async def lot_events(
 async def lot_lineage(session: SessionDep, principal: CurrentUser, lot_id: str) -> LineageRead:
     """Every ancestor lot down to the deliveries, with the kilograms each contributes."""
     return await service.lineage(session, principal, lot_id)
+
+
+@router.post(
+    "/lots/origins",
+    response_model=OriginsRead,
+    tags=["lots"],
+    responses=problem_responses(401, 422),
+)
+async def lots_origins(session: ReadSessionDep, principal: CurrentUser, body: OriginsAsk) -> OriginsRead:
+    """Many lots' deliveries in one request (up to 500), as each lot's lineage gives them; reads only.
+
+    For the claims of a batch of public pages: one request instead of one lineage per lot."""
+    return await service.origins(session, principal, body.lot_ids)
 
 
 @router.get("/lots/{lot_id}/provenance", response_model=ProvenanceRead, tags=["lots"], responses=READ_ERRORS)

@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 from services.cooperatives.client import CooperativesClient
 from services.lots.api import router
 from services.lots.models import SERVICE, idempotency_keys
-from services.lots.public.api import page_of, public_entry_of
+from services.lots.public.api import claims_ahead_of, page_of, public_entry_of
 from services.lots.public.api import router as public_router
 from services.lots.public.cache import PublicCache
 from services.lots.public.claims import CertificationClaims
@@ -18,9 +18,11 @@ from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.i18n import LANGUAGES
 from services.lots.public.registry import RememberedRegistry
 from services.lots.public.scans import ScanCounter
+from services.lots.public.store import PageStore
 from services.lots.public.warm import PageWarmer
 from services.lots.public.watch import ChangeWatch
 from shared.db import Database
+from shared.errors import DomainError
 from shared.settings import Settings, get_settings
 from shared.web import create_service_app
 
@@ -50,11 +52,26 @@ def create_app(
 
     scans = ScanCounter()
     claims = CertificationClaims(settings, peers)
-    cache = PublicCache(max_bytes=settings.public_cache_mb * 1024 * 1024)
+    store = None
+    if settings.public_store_mb > 0:
+        store = PageStore(settings.public_store_mb * 1024 * 1024, directory=settings.public_store_dir)
+    cache = PublicCache(max_bytes=settings.public_cache_mb * 1024 * 1024, store=store)
 
-    async def build_ahead(code: str) -> None:
-        # The Spanish page: what a scan without Accept-Language asks for.
-        page_of(app, await public_entry_of(app, code), LANGUAGES[0])
+    async def build_ahead(codes: list[str]) -> list[BaseException | None]:
+        # Their claims in one request, then each page in turn (the Spanish one: what a scan without
+        # Accept-Language asks for).
+        try:
+            ahead = await claims_ahead_of(app, codes)
+        except DomainError:  # the ledger busy: each build asks its own claims
+            ahead = {}
+        outcomes: list[BaseException | None] = []
+        for code in codes:
+            try:
+                page_of(app, await public_entry_of(app, code, prefetched=ahead), LANGUAGES[0])
+                outcomes.append(None)
+            except Exception as exc:  # reported by the warmer, per code
+                outcomes.append(exc)
+        return outcomes
 
     warmer = PageWarmer(build_ahead) if settings.public_build_ahead else None
 

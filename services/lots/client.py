@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
-from services.lots.schemas import LineageRead, LotRead, ProvenanceRead
+from services.lots.schemas import LineageRead, LotOrigin, LotRead, OriginsRead, ProvenanceRead
+from services.lots.schemas.origin import MAX_ORIGIN_LOTS
 from shared.client import ServiceClient
 from shared.pagination import MAX_LIMIT
 
-__all__ = ["LineageRead", "LotRead", "LotsClient", "ProvenanceRead"]
+__all__ = ["LineageRead", "LotOrigin", "LotRead", "LotsClient", "ProvenanceRead"]
 
 
 class LotsClient(ServiceClient):
@@ -22,6 +23,18 @@ class LotsClient(ServiceClient):
     async def get_lineage(self, lot_id: str, *, token: str) -> LineageRead:
         response = await self.request("GET", f"/api/v1/lots/{lot_id}/lineage", token=token)
         return LineageRead.model_validate(response.json())
+
+    async def get_origins(self, lot_ids: Sequence[str], *, token: str) -> list[LotOrigin]:
+        """Many lots' deliveries, one request per 500 lots; unknown or unreadable lots are left out."""
+        unique = list(dict.fromkeys(lot_ids))
+        found: list[LotOrigin] = []
+        for start in range(0, len(unique), MAX_ORIGIN_LOTS):
+            chunk = unique[start : start + MAX_ORIGIN_LOTS]
+            response = await self.request(
+                "POST", "/api/v1/lots/origins", token=token, json={"lot_ids": chunk}
+            )
+            found.extend(OriginsRead.model_validate(response.json()).items)
+        return found
 
     async def get_provenance(self, lot_id: str, *, token: str) -> ProvenanceRead:
         response = await self.request("GET", f"/api/v1/lots/{lot_id}/provenance", token=token)

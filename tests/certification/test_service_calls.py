@@ -8,13 +8,10 @@ from one plot costs: one lineage from the ledger, one plot lookup from the regis
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
-from deploy.allinone import AllInOne
 from tests.certification.calls import (
     SIDE,
     Body,
@@ -83,24 +80,6 @@ async def lot_of(api: httpx.AsyncClient, origin: Origin, plots: list[dict[str, A
             for i in range(0, len(lots), MERGE_MAX)
         ]
     return lots[0]
-
-
-@pytest.fixture
-def peer_requests(platform: AllInOne) -> Iterator[Counter[str]]:
-    """Requests the certification service sends, by peer and path (without ids)."""
-    counted: Counter[str] = Counter()
-    peers = platform.apps["certification"].state.peers
-    hooks = []
-    for name, client in (("lots", peers.lots), ("cooperatives", peers.cooperatives)):
-
-        async def count(request: httpx.Request, name: str = name) -> None:
-            counted[f"{name} {request.method}"] += 1
-
-        client._http.event_hooks["request"].append(count)
-        hooks.append((client, count))
-    yield counted
-    for client, count in hooks:
-        client._http.event_hooks["request"].remove(count)
 
 
 async def test_claims_of_a_lot_from_1000_plots_cost_as_many_calls_as_from_one(

@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 
 from deploy.allinone import AllInOne
-from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.cache import Blobs, Entry, PublicCache
 from services.lots.public.service import public_entry
+from shared.db import utcnow
 
 HeadersFor = Callable[..., dict[str, str]]
 LOTS = "/api/v1/lots"
@@ -78,3 +79,19 @@ async def cached_entry(platform: AllInOne, cache: PublicCache, code: str, **sour
         public_base_url="https://chacra.example",
         **sources,
     )
+
+
+def page_entry(code: str, page: bytes, *, json: bytes = b"{}") -> Entry:
+    """An entry of a lot ``code`` with its Spanish page, as a build leaves it (before the cache)."""
+    entry = Entry(
+        version="v",
+        checked_key="v",
+        lot_id=f"lot_{code}",
+        code=code,
+        gtin=None,
+        updated_at=utcnow(),
+        blobs=Blobs(json=json),
+        checked_at=0.0,
+    )
+    entry.add_page("es", page)
+    return entry

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from deploy.allinone import create_allinone
-from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.cache import Blobs, Entry, PublicCache
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import PublicClaims, PublicLot, PublicOrigin
@@ -57,7 +57,7 @@ def entry(checked_at: float) -> Entry:
         code=lot.code,
         gtin=None,
         updated_at=lot.updated_at,
-        json=lot.model_dump_json().encode(),
+        blobs=Blobs(json=lot.model_dump_json().encode()),
         checked_at=checked_at,
         built_at=checked_at,
     )

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
 
 from deploy.allinone import AllInOne, create_allinone
-from services.lots.public.cache import PublicCache
+from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.claims import CertificationClaims
+from services.lots.public.schemas import PublicClaims
+from services.lots.public.service import Prefetched, prefetch_claims
 from services.lots.public.warm import PageWarmer
 from shared.db import Database
 from shared.errors import NotFound
 from shared.settings import Settings
-from tests.factories import create_origin, deliver
-from tests.lots.calls import HeadersFor
+from tests.factories import Origin, create_origin, deliver
+from tests.lots.calls import HeadersFor, cached_entry, event
 
 SHEET = "/api/v1/lots/labels.pdf"
 
@@ -37,12 +42,32 @@ async def building_ahead(
 
 
 async def test_printing_labels_builds_their_pages_before_the_first_scan(
-    building_ahead: tuple[httpx.AsyncClient, AllInOne], admin_headers: dict[str, str], headers_for: HeadersFor
+    building_ahead: tuple[httpx.AsyncClient, AllInOne],
+    admin_headers: dict[str, str],
+    headers_for: HeadersFor,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     api, platform = building_ahead
     origin = await create_origin(api, admin_headers, headers_for)
     lot, other = await deliver(api, origin, "50"), await deliver(api, origin, "25")
     lots_app = platform.apps["lots"]
+    claims = lots_app.state.public_claims
+    batches: list[list[str]] = []
+    alone: list[str] = []
+    many, one = claims.many, type(claims).__call__
+
+    async def counted_many(lot_ids: Sequence[str]) -> dict[str, PublicClaims]:
+        batches.append(sorted(lot_ids))
+        found: dict[str, PublicClaims] = await many(lot_ids)
+        return found
+
+    async def counted_one(self: CertificationClaims, lot_id: str) -> PublicClaims:
+        alone.append(lot_id)
+        found: PublicClaims = await one(self, lot_id)
+        return found
+
+    monkeypatch.setattr(claims, "many", counted_many)
+    monkeypatch.setattr(CertificationClaims, "__call__", counted_one)
     cache: PublicCache = lots_app.state.public_cache
     assert cache.get(lot["code"]) is None and cache.get(other["code"]) is None
     ids = f"{lot['id']},{other['code']},{lot['id']}"  # ids or codes, one repeated
@@ -50,21 +75,27 @@ async def test_printing_labels_builds_their_pages_before_the_first_scan(
     assert sheet.status_code == 200, sheet.text
     await lots_app.state.page_warmer.idle()
     built = {code: cache.get(code) for code in (lot["code"], other["code"])}
-    assert all(entry is not None and "es" in entry.pages for entry in built.values())
+    assert all(entry is not None and entry.has_page("es") for entry in built.values())
     page = await api.get(f"/l/{lot['code']}", headers={"Accept-Encoding": "identity"})
-    assert page.status_code == 200 and page.content == built[lot["code"]].pages["es"]  # type: ignore[union-attr]
+    assert page.status_code == 200 and page.content == built[lot["code"]].page("es")  # type: ignore[union-attr]
     assert cache.get(lot["code"]) is built[lot["code"]]  # checked, not built again
+    assert batches == [sorted([lot["id"], other["id"]])] and alone == []  # their claims: one request
+    assert all(entry is not None and entry.lot.claims.available for entry in built.values())
 
 
 async def test_the_warmer_takes_each_code_once_caps_what_waits_and_survives_a_failure() -> None:
     built: list[str] = []
     gate = asyncio.Event()
 
-    async def build(code: str) -> None:
+    async def build_one(code: str) -> None:
         await gate.wait()
         if code == "GONE":
             raise NotFound("No lot with code GONE.")
         built.append(code)
+
+    async def build(codes: list[str]) -> list[BaseException | None]:
+        done = await asyncio.gather(*map(build_one, codes), return_exceptions=True)
+        return [None if outcome is None else outcome for outcome in done]
 
     warmer = PageWarmer(build, max_waiting=3)
     warmer.start()
@@ -78,3 +109,44 @@ async def test_the_warmer_takes_each_code_once_caps_what_waits_and_survives_a_fa
         assert built == ["A", "B", "D"]
     finally:
         await warmer.stop()
+
+
+async def test_claims_asked_ahead_are_taken_only_while_neither_version_moved(
+    platform: AllInOne, api: httpx.AsyncClient, lot: dict[str, Any], origin: Origin
+) -> None:
+    lots_app = platform.apps["lots"]
+    alone: list[str] = []
+    ahead_claims = PublicClaims(available=True)
+
+    async def single(lot_id: str) -> PublicClaims:
+        alone.append(lot_id)
+        return PublicClaims(available=False)
+
+    async def many(lot_ids: Sequence[str]) -> dict[str, PublicClaims]:
+        return dict.fromkeys(lot_ids, ahead_claims)
+
+    async def version() -> str | None:
+        return "v1"
+
+    async def entry(prefetched: dict[str, Prefetched]) -> Entry:
+        return await cached_entry(
+            platform, PublicCache(), lot["code"], claims=single, claims_version=version, prefetched=prefetched
+        )
+
+    sessions = lots_app.state.database.read_sessions
+
+    async def ahead() -> dict[str, Prefetched]:
+        return await prefetch_claims(
+            sessions, PublicCache(), [lot["code"], "NOSUCHCODE"], many=many, claims_version=version
+        )
+
+    asked = await ahead()
+    assert list(asked) == [lot["id"]]  # a code of no lot is left out
+    assert (await entry(asked)).lot.claims.available and alone == []  # taken as asked
+
+    moved_claims = {lot["id"]: replace(asked[lot["id"]], mark="v0")}  # claims moved since asked
+    assert not (await entry(moved_claims)).lot.claims.available and alone == [lot["id"]]
+
+    await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")  # the ledger moved
+    assert not (await entry(asked)).lot.claims.available and alone == [lot["id"], lot["id"]]
+    assert (await entry(await ahead())).lot.claims.available and len(alone) == 2

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 
 from deploy.allinone import AllInOne
-from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.cache import Blobs, Entry, PublicCache
 from services.lots.public.schemas import PublicClaims
 from services.lots.public.watch import ChangeWatch
 from shared.db import utcnow
 from tests.factories import Origin, deliver
-from tests.lots.calls import cached_entry, correct, event, split
+from tests.lots.calls import cached_entry, correct, event, page_entry, split
 
 
 def watch_of(platform: AllInOne, cache: PublicCache, **options: Any) -> ChangeWatch:
@@ -100,7 +100,7 @@ def test_a_page_whose_check_began_before_a_mark_is_not_fresh_even_if_stored_afte
         code="ACE34XY67",
         gtin=None,
         updated_at=utcnow(),
-        json=b"{}",
+        blobs=Blobs(json=b"{}"),
         checked_at=10.0,  # its check began at 10
         built_at=10.0,
     )
@@ -113,18 +113,7 @@ def test_a_page_whose_check_began_before_a_mark_is_not_fresh_even_if_stored_afte
 
 
 def cached(code: str, page: bytes) -> Entry:
-    entry = Entry(
-        version="v",
-        checked_key="v",
-        lot_id=f"lot_{code}",
-        code=code,
-        gtin=None,
-        updated_at=utcnow(),
-        json=b"{}",
-        checked_at=0.0,
-    )
-    entry.add_page("es", page)
-    return entry
+    return page_entry(code, page)
 
 
 def test_the_cache_holds_at_most_its_bytes_least_recently_asked_out_first() -> None:

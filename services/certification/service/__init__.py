@@ -18,7 +18,12 @@ from services.certification.service.monitoring import (
     record_verification,
 )
 from services.certification.service.peers import Peers, ServiceIdentity
-from services.certification.service.reading import claims_version, compute_claims, eudr_geojson
+from services.certification.service.reading import (
+    claims_version,
+    compute_claims,
+    compute_claims_many,
+    eudr_geojson,
+)
 
 __all__ = [
     "Peers",
@@ -28,6 +33,7 @@ __all__ = [
     "change_status",
     "claims_version",
     "compute_claims",
+    "compute_claims_many",
     "create_body",
     "create_certificate",
     "eudr_geojson",

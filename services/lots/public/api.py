@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -20,7 +20,7 @@ from services.lots.public.page import render_into, render_not_found
 from services.lots.public.registry import RememberedRegistry
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import LotScans, PublicLot
-from services.lots.public.service import lot_scans, public_entry, resolve
+from services.lots.public.service import Prefetched, lot_scans, prefetch_claims, public_entry, resolve
 from shared.auth import CurrentUser
 from shared.errors import NotFound, problem_responses
 from shared.uow import request_session
@@ -76,7 +76,13 @@ def _base_url(request: Request) -> str:
     return url.rstrip("/")
 
 
-async def public_entry_of(app: Starlette, code: str, *, check: bool = False) -> Entry:
+async def public_entry_of(
+    app: Starlette,
+    code: str,
+    *,
+    check: bool = False,
+    prefetched: Mapping[str, Prefetched] | None = None,
+) -> Entry:
     """A lot's public entry with what the lots app holds (its cache, peers, claims): the page and
     JSON routes' and the pages built ahead's."""
     state = app.state
@@ -91,12 +97,25 @@ async def public_entry_of(app: Starlette, code: str, *, check: bool = False) -> 
         claims=state.public_claims,
         claims_version=getattr(state.public_claims, "version", None),
         check=check,
+        prefetched=prefetched,
+    )
+
+
+async def claims_ahead_of(app: Starlette, codes: Sequence[str]) -> dict[str, Prefetched]:
+    """The claims of many lots' pages about to be built, in one request (pages built ahead)."""
+    state = app.state
+    return await prefetch_claims(
+        state.database.read_sessions,
+        state.public_cache,
+        codes,
+        many=state.public_claims.many,
+        claims_version=state.public_claims.version,
     )
 
 
 def page_of(app: Starlette, entry: Entry, language: str) -> bytes:
     """The entry's page in ``language``, rendered at its first asking and counted in the cache."""
-    page = entry.pages.get(language)
+    page = entry.page(language)
     if page is None:
         page = render_into(entry, language)
         cache: PublicCache = app.state.public_cache

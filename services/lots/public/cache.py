@@ -27,18 +27,21 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from services.lots.public.i18n import LANGUAGES
 from services.lots.public.schemas import PublicLot
+from services.lots.public.store import PageStore, Slot
 
 DEFAULT_BYTES = 32 * 1024 * 1024
-# What an entry costs beyond its bytes: the object, its dicts, the cache's own bookkeeping.
-ENTRY_OVERHEAD_BYTES = 1024
+# What an entry costs in memory beyond the bytes it holds there: the object, its strings, where its
+# bytes lie in the store, the cache's own bookkeeping (measured: ~1,280 with 20,000 entries).
+ENTRY_OVERHEAD_BYTES = 1280
 # Registry facts shown on the page (a cooperative's name) are read when the page is built: a page is
 # built again at least this often, so a renamed cooperative shows within the hour.
 MAX_AGE_SECONDS = 3600.0
@@ -53,6 +56,86 @@ BUILDS_AT_ONCE = 4
 RawHeaders = list[tuple[bytes, bytes]]
 
 
+class Blobs:
+    """An entry's bytes by name ("json", "page-es", "gzip-es"): in memory until the cache moves them
+    to its store (store.py) as one slot, then read back from there, each alone, at each use.
+
+    A caller reads them right after getting the entry, with no ``await`` in between: an entry let
+    go frees its slot for other pages. A read of a freed slot raises (store.StaleSlot) rather than
+    answer another lot's bytes.
+    """
+
+    __slots__ = ("held", "names", "slot", "spans", "store")
+
+    def __init__(self, **held: bytes) -> None:
+        self.held: dict[str, bytes] = held or _NOTHING
+        self.store: PageStore | None = None
+        self.slot: Slot | None = None
+        self.names: tuple[str, ...] = ()  # what the slot holds, in order…
+        self.spans: tuple[int, ...] = ()  # …and where each ends in it
+
+    def get(self, name: str) -> bytes | None:
+        found = self.held.get(name)
+        if found is None and self.slot is not None and name in self.names:
+            assert self.store is not None
+            i = self.names.index(name)
+            start = self.spans[i - 1] if i else 0
+            return self.store.read(self.slot, start, self.spans[i] - start)
+        return found
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.held or name in self.names
+
+    def add(self, name: str, data: bytes) -> None:
+        if self.held is _NOTHING:
+            self.held = {}
+        self.held[name] = data
+        if self.store is not None:
+            self.move_to(self.store)
+
+    def move_to(self, store: PageStore) -> bool:
+        """Write everything to ``store`` as one slot (with what it held before); False when the store
+        is full, and then it all stays where it was."""
+        if not self.held:
+            return True
+        everything = {name: self.get(name) or b"" for name in self.names} | self.held
+        slot = store.put(b"".join(everything.values()))
+        if slot is None:
+            return False
+        if self.slot is not None and self.store is not None:
+            self.store.free(self.slot)
+        self.store, self.slot = store, slot
+        self.names = _names(tuple(everything))
+        ends, at = [], 0
+        for data in everything.values():
+            at += len(data)
+            ends.append(at)
+        self.spans = tuple(ends)
+        self.held = _NOTHING
+        return True
+
+    def release(self) -> None:
+        """The entry is let go: its slot goes back to the store, and a page rendered into it later
+        (by a request that still holds it) stays in memory, with the entry."""
+        if self.store is not None and self.slot is not None:
+            self.store.free(self.slot)
+        self.store, self.slot, self.names, self.spans = None, None, (), ()
+
+    def held_bytes(self) -> int:
+        return sum(map(len, self.held.values()))
+
+
+# What a Blobs holds in memory once all is in the store: one empty dict for all of them (50,000
+# entries would each keep one otherwise). Never written to: ``add`` makes a dict of its own.
+_NOTHING: dict[str, bytes] = {}
+
+
+@cache
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per layout, shared by every entry that has it."""
+    return names
+
+
 @dataclass(slots=True)
 class Entry:
     version: str  # what the ETag is made of
@@ -61,26 +144,38 @@ class Entry:
     code: str
     gtin: str | None
     updated_at: datetime
-    json: bytes  # the PublicLot, as the JSON route sends it
+    blobs: Blobs  # the PublicLot's JSON, as the JSON route sends it, and each rendered page
     checked_at: float  # when the check that gave this entry started (monotonic clock)
     built_at: float = 0.0
     # False when the page says the claims are temporarily unavailable: then it is asked again
     # within an interval of the watch, not served as it is for the hour.
     claims_available: bool = True
-    pages: dict[str, bytes] = field(default_factory=dict)
-    gzipped: dict[str, bytes] = field(default_factory=dict)
-    # The fast path's ready-made answers per variant: (ETag, headers of a 200, of a 304).
-    raw: dict[str, tuple[str, RawHeaders, RawHeaders]] = field(default_factory=dict)
+    # The Last-Modified header's bytes, made at the first answer, and the last variant's ETag: most
+    # answers of a lot are of one variant (a language, gzip or not).
+    last_modified: bytes = b""
+    last_tag: tuple[str, bytes] | None = None
+    counted: int = 0  # the weight the cache counted for it (cache.put)
 
     def weight(self) -> int:
-        """Bytes held: the JSON, each page plain and compressed, and the bookkeeping around them."""
-        held = len(self.json) + sum(map(len, self.pages.values())) + sum(map(len, self.gzipped.values()))
-        return held + ENTRY_OVERHEAD_BYTES
+        """Bytes held in memory: what is not in the store, and the bookkeeping around it."""
+        return self.blobs.held_bytes() + ENTRY_OVERHEAD_BYTES
+
+    @property
+    def json(self) -> bytes:
+        found = self.blobs.get("json")
+        assert found is not None, "an entry is built with its JSON"
+        return found
 
     @property
     def lot(self) -> PublicLot:
         """The lot as an object again (rendering another language; tests)."""
         return PublicLot.model_validate_json(self.json)
+
+    def has_page(self, language: str) -> bool:
+        return _PAGE[language] in self.blobs
+
+    def page(self, language: str) -> bytes | None:
+        return self.blobs.get(_PAGE[language])
 
     def etag(self, variant: str) -> str:
         # The code's own version is part of it: after an upgrade, a browser's old copy is not "fresh".
@@ -97,28 +192,43 @@ class Entry:
 
     def add_page(self, language: str, page: bytes) -> None:
         """A rendered page, and its gzip form made once for every phone that asks (most do, over 3G)."""
-        self.pages[language] = page
+        self.blobs.add(_PAGE[language], page)
         if len(page) >= GZIP_MIN_BYTES:
-            self.gzipped[language] = gzip.compress(page, compresslevel=6, mtime=0)
+            self.blobs.add(_GZIP[language], gzip.compress(page, compresslevel=6, mtime=0))
 
     def gzipped_page(self, language: str) -> bytes | None:
-        return self.gzipped.get(language)
+        return self.blobs.get(_GZIP[language])
 
     def raw_answer(
         self, variant: str, body: bytes, encoding: str | None
     ) -> tuple[str, RawHeaders, RawHeaders]:
-        """The headers of a page answer as bytes — the same as the route's — built once per variant:
-        (ETag, those of a 200 sending ``body``, those of a 304)."""
-        found = self.raw.get(variant)
-        if found is None:
-            fields = self.headers(variant)
-            not_modified = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()]
-            ok = [*not_modified, (b"content-type", b"text/html; charset=utf-8")]
-            if encoding is not None:
-                ok.append((b"content-encoding", encoding.encode("latin-1")))
-            ok.append((b"content-length", str(len(body)).encode("latin-1")))
-            found = self.raw[variant] = (fields["ETag"], ok, not_modified)
-        return found
+        """The headers of a page answer as bytes — the same as the route's: (ETag, those of a 200
+        sending ``body``, those of a 304). Made per answer (the ETag is one small hash), so an entry
+        with thousands of others keeps a few dozen bytes for them, not a kilobyte."""
+        if self.last_tag is not None and self.last_tag[0] == variant:
+            tag = self.last_tag[1]
+        else:
+            tag = self.etag(variant).encode("latin-1")
+            self.last_tag = (variant, tag)
+        if not self.last_modified:
+            self.last_modified = format_datetime(self.updated_at, usegmt=True).encode("latin-1")
+        not_modified = [
+            (b"etag", tag),
+            (b"last-modified", self.last_modified),
+            (b"cache-control", _CACHE_CONTROL),
+            (b"vary", _VARY),
+        ]
+        ok = [*not_modified, (b"content-type", b"text/html; charset=utf-8")]
+        if encoding is not None:
+            ok.append((b"content-encoding", encoding.encode("latin-1")))
+        ok.append((b"content-length", str(len(body)).encode("latin-1")))
+        return tag.decode("latin-1"), ok, not_modified
+
+
+_CACHE_CONTROL = CACHE_CONTROL.encode("latin-1")
+_PAGE = {language: f"page-{language}" for language in LANGUAGES}
+_GZIP = {language: f"gzip-{language}" for language in LANGUAGES}
+_VARY = b"Accept-Language, Accept-Encoding"
 
 
 @cache
@@ -139,9 +249,16 @@ class PublicCache:
     """Entries by lot code, least recently used first out once they hold more than ``max_bytes``
     (``CHACRA_PUBLIC_CACHE_MB``): a catalogue of thousands of pages stays within a known memory."""
 
-    def __init__(self, max_bytes: int = DEFAULT_BYTES, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_BYTES,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        store: PageStore | None = None,
+    ) -> None:
         self._entries: OrderedDict[str, Entry] = OrderedDict()
-        self._weights: dict[str, int] = {}
+        # Where entries' bytes go once stored (store.py); None: they stay in memory.
+        self.store = store
         self._max_bytes = max_bytes
         self.bytes = 0
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -175,14 +292,27 @@ class PublicCache:
 
     def put(self, code: str, entry: Entry) -> None:
         """Store (or store again, after a page was added to it) the entry of a code."""
+        replaced = self._entries.get(code)
+        if replaced is not None and replaced is not entry:
+            self.bytes -= replaced.counted
+            replaced.counted = 0
+            replaced.blobs.release()
         self._entries[code] = entry
         self._entries.move_to_end(code)
+        if self.store is not None:
+            while not entry.blobs.move_to(self.store) and len(self._entries) > 1:
+                self._let_oldest_go()  # the file is at its bound
         weight = entry.weight()
-        self.bytes += weight - self._weights.get(code, 0)
-        self._weights[code] = weight
+        self.bytes += weight - entry.counted
+        entry.counted = weight
         while self.bytes > self._max_bytes and len(self._entries) > 1:
-            gone, _ = self._entries.popitem(last=False)
-            self.bytes -= self._weights.pop(gone)
+            self._let_oldest_go()
+
+    def _let_oldest_go(self) -> None:
+        _, entry = self._entries.popitem(last=False)
+        self.bytes -= entry.counted
+        entry.counted = 0
+        entry.blobs.release()
 
     def grew(self, entry: Entry) -> None:
         """The entry gained a page: count its new weight (unless it was replaced or evicted since)."""
@@ -248,3 +378,12 @@ class PublicCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def close(self) -> None:
+        """Let every entry go and close the store (shutdown)."""
+        for entry in self._entries.values():
+            entry.blobs.release()
+        self._entries.clear()
+        self.bytes = 0
+        if self.store is not None:
+            self.store.close()

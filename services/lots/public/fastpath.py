@@ -79,15 +79,15 @@ class PublicPageFastPath:
         if asks_past_caches(_text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))):
             return False  # the route checks the ledger now
         language = pick_language(lang, _text(headers.get(b"accept-language")))
-        page = entry.pages.get(language)
-        if page is None:
+        if not entry.has_page(language):
             return False  # not rendered in this language yet: the route renders it
         if lang is None and method == "GET":  # a HEAD is not somebody scanning
             self.scans.record(entry.lot_id)
         compressed = None
         if b"accept-encoding" in headers and accepts_gzip(headers[b"accept-encoding"].decode("latin-1")):
             compressed = entry.gzipped_page(language)
-        body = page if compressed is None else compressed
+        body = compressed if compressed is not None else entry.page(language)
+        assert body is not None  # read with no await since has_page
         etag, ok, not_modified = entry.raw_answer(
             _VARIANTS[language, compressed is not None], body, None if compressed is None else "gzip"
         )

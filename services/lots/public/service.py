@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,7 @@ from services.lots import repository
 from services.lots.codes import digital_link, normalise_code
 from services.lots.models import LotEvent
 from services.lots.public import repository as public_repository
-from services.lots.public.cache import MAX_AGE_SECONDS, Entry, PublicCache
+from services.lots.public.cache import MAX_AGE_SECONDS, Blobs, Entry, PublicCache
 from services.lots.public.registry import Registry
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import (
@@ -208,11 +209,14 @@ async def public_entry(
     claims: ClaimsSource = unavailable_claims,
     claims_version: ClaimsVersionSource | None = None,
     check: bool = False,
+    prefetched: Mapping[str, Prefetched] | None = None,
 ) -> Entry:
     """The lot's public answer, from the cache when neither the ledger nor the claims changed.
 
     An entry the change watch vouches for is returned as it is (cache.py); otherwise, or when
     ``check`` (a reload past caches), its version is read and the entry kept if it did not move.
+    ``prefetched``: claims asked for many lots at once (pages built ahead), taken for a lot only if
+    neither its ledger version nor the claims version moved since they were asked.
     """
     wanted = normalise_code(code)
     asked = cache.clock()
@@ -237,7 +241,7 @@ async def public_entry(
         known, mark = cache.claims_version(started)
         if not known and claims_version is not None:
             mark = await claims_version()
-        key = f"{count}|{last.isoformat()}|{mark}"
+        key = f"{_ledger(count, last)}|{mark}"
         # An entry built while the claims could not be had asks for them again, even if the
         # version did not move.
         if mark is not None and _still(entry, key, started) and entry is not None and entry.claims_available:
@@ -246,7 +250,11 @@ async def public_entry(
         # A few builds at a time: each holds a lineage in memory, and a burst of first visits
         # (a fair's opening) must not hold thirty of them at once.
         async with cache.builds:
-            current = await claims(view.lot.id)
+            ahead = prefetched.get(view.lot.id) if prefetched is not None else None
+            if ahead is not None and ahead.ledger == _ledger(count, last) and ahead.mark == mark:
+                current = ahead.claims
+            else:
+                current = await claims(view.lot.id)
             if mark is None:
                 key = f"{key}|{current.model_dump_json()}"
                 if _still(entry, key, started):
@@ -273,13 +281,63 @@ async def public_entry(
             code=lot.code,
             gtin=lot.gtin,
             updated_at=lot.updated_at,
-            json=lot.model_dump_json().encode(),
+            blobs=Blobs(json=lot.model_dump_json().encode()),
             checked_at=started,
             built_at=started,
             claims_available=current.available,
         )
         cache.put(wanted, entry)
         return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetched:
+    """A lot's claims asked ahead, with what they were asked under: the lot's ledger version and the
+    claims version, both read before the claims were computed."""
+
+    ledger: str
+    mark: str | None
+    claims: PublicClaims
+
+
+ClaimsOfMany = Callable[[Sequence[str]], Awaitable[Mapping[str, PublicClaims]]]
+
+
+async def prefetch_claims(
+    sessions: async_sessionmaker[AsyncSession],
+    cache: PublicCache,
+    codes: Sequence[str],
+    *,
+    many: ClaimsOfMany,
+    claims_version: ClaimsVersionSource | None = None,
+) -> dict[str, Prefetched]:
+    """The claims of many lots in one request, for pages built ahead (keyed by lot id).
+
+    Each lot's ledger version and the claims version are read first: a build takes these claims
+    only if both are still what they were (``public_entry``), so a page is never stored under a
+    version newer than its claims. Codes of no lot are left out; their build says so.
+    """
+    ledgers: dict[str, str] = {}
+    async with sessions() as session:
+        for code in codes:
+            view = await repository.get_lot_by_code(session, normalise_code(code))
+            if view is not None:
+                ledgers[view.lot.id] = _ledger(*await version(session, view))
+    if not ledgers:
+        return {}
+    known, mark = cache.claims_version(cache.clock())
+    if not known and claims_version is not None:
+        mark = await claims_version()
+    found = await many(list(ledgers))
+    return {
+        lot_id: Prefetched(ledger, mark, found[lot_id])
+        for lot_id, ledger in ledgers.items()
+        if lot_id in found
+    }
+
+
+def _ledger(count: int, last: datetime) -> str:
+    return f"{count}|{last.isoformat()}"
 
 
 def _still(entry: Entry | None, key: str, now: float) -> bool:

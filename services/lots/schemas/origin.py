@@ -49,6 +49,30 @@ class LineageRead(BaseModel):
     deliveries: list[LineageNode] = Field(description="The ancestor deliveries with what each contributes.")
 
 
+# Lots per origins request: a batch of pages built ahead asks for this many at most.
+MAX_ORIGIN_LOTS = 500
+
+
+class OriginsAsk(Strict):
+    """Lots whose deliveries to read in one request."""
+
+    lot_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        min_length=1,
+        max_length=MAX_ORIGIN_LOTS,
+        description="Lot ids; unknown ones, and lots the caller may not read, are left out of the answer.",
+    )
+
+
+class LotOrigin(BaseModel):
+    lot_id: str
+    product: Product
+    deliveries: list[LineageNode] = Field(description="As in the lot's lineage: the ancestor deliveries.")
+
+
+class OriginsRead(BaseModel):
+    items: list[LotOrigin]
+
+
 class PlotShare(BaseModel):
     plot_id: str
     plot_name: str

@@ -12,6 +12,7 @@ from services.lots.service.reading import (
     lineage,
     list_fairs,
     list_lots,
+    origins,
     provenance,
     timeline,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "list_lots",
     "lot_qr",
     "merge_lots",
+    "origins",
     "parse_lot_ids",
     "provenance",
     "record_correction",

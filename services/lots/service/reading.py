@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +19,12 @@ from services.lots.schemas import (
     FairCatalog,
     FairRead,
     LineageRead,
+    LotOrigin,
     LotRead,
+    OriginsRead,
     ProvenanceRead,
 )
-from services.lots.service.access import readable
+from services.lots.service.access import can_read, readable
 from services.lots.service.common import to_read
 from services.lots.service.events import event_read
 from services.lots.service.lineage import lineage_graph, lineage_read, provenance_read
@@ -105,6 +108,20 @@ async def epcis_document(
 
 async def lineage(session: AsyncSession, principal: Principal, lot_id: str) -> LineageRead:
     return lineage_read(await lineage_graph(session, await readable_lot(session, principal, lot_id)))
+
+
+async def origins(session: AsyncSession, principal: Principal, lot_ids: Sequence[str]) -> OriginsRead:
+    """Each lot's deliveries, as its lineage gives them, for many lots in one request (claims of a
+    batch of pages built ahead). A lot that does not exist or that the caller may not read is left
+    out, as an unknown plot is from a plot lookup."""
+    items = []
+    for lot_id in dict.fromkeys(lot_ids):
+        view = await repository.get_lot(session, lot_id)
+        if view is None or not can_read(principal, view.lot, view.state):
+            continue
+        read = lineage_read(await lineage_graph(session, view))
+        items.append(LotOrigin(lot_id=lot_id, product=view.lot.product, deliveries=read.deliveries))
+    return OriginsRead(items=items)
 
 
 async def provenance(session: AsyncSession, principal: Principal, lot_id: str) -> ProvenanceRead:

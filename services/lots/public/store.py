@@ -1,0 +1,91 @@
+"""The bytes of cached public answers, kept in a file rather than in the process.
+
+A catalogue's pages weigh ~12 KB a lot (the JSON, the page plain and gzipped): 50,000 lots would be
+600 MB of the process's memory. Kept in a file instead, what stays in the process is a few hundred
+bytes of bookkeeping per lot, and the kernel keeps the file in its page cache while there is memory
+to spare (on a small machine it reads back what it dropped). Reading a page back is one ``pread``:
+a few microseconds, less than compressing or decompressing it would cost.
+
+The file is anonymous (``tempfile.TemporaryFile``: unlinked at once), so nothing outlives the
+process, a crash included: a restarted server builds its pages again, as it must anyway to know
+they are current. Space is reused by size class (a page built again is about as long as before);
+when the file reaches its bound the cache lets its least recently asked entries go (cache.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import NamedTuple
+
+# Space is given in steps of this many bytes: a page of 6,130 bytes and one of 6,200 share a class.
+GRAIN = 256
+
+
+class Slot(NamedTuple):
+    offset: int
+    length: int
+    serial: int  # which put wrote it: a slot freed and given again reads as stale, not as another page
+
+
+class StaleSlot(LookupError):
+    """A slot read after it was freed: a caller kept an evicted entry across an ``await``."""
+
+
+def _capacity(length: int) -> int:
+    return max(GRAIN, -(-length // GRAIN) * GRAIN)
+
+
+class PageStore:
+    """Blobs in an anonymous file: ``put`` returns where, ``read`` gives the bytes back, ``free``
+    gives the space to the next blob of its size class."""
+
+    def __init__(self, max_bytes: int, directory: str | None = None) -> None:
+        self._file = tempfile.TemporaryFile(prefix="chacra-pages-", dir=directory)  # noqa: SIM115 (held open)
+        self._fd = self._file.fileno()
+        self.max_bytes = max_bytes
+        self.end = 0  # the file's length: every slot ever given lies below
+        self.used = 0  # capacity of the slots in use
+        self._free: dict[int, list[int]] = {}  # capacity -> offsets
+        self._in_use: dict[int, tuple[int, int]] = {}  # offset -> (serial, capacity) of its slot
+        self._serial = 0
+
+    def put(self, data: bytes) -> Slot | None:
+        """Write ``data``; None when the file is at its bound and no freed slot of the size is left."""
+        capacity = _capacity(len(data))
+        if self._free.get(capacity):
+            offset = self._free[capacity].pop()
+        elif self.end + capacity <= self.max_bytes:
+            offset = self.end
+            self.end += capacity
+        else:
+            # At the bound: the smallest freed slot that is large enough, if any.
+            larger = [c for c, offsets in self._free.items() if c > capacity and offsets]
+            if not larger:
+                return None
+            capacity = min(larger)
+            offset = self._free[capacity].pop()
+        os.pwrite(self._fd, data, offset)
+        self.used += capacity
+        self._serial += 1
+        self._in_use[offset] = (self._serial, capacity)
+        return Slot(offset, len(data), self._serial)
+
+    def read(self, slot: Slot, start: int = 0, length: int | None = None) -> bytes:
+        """The slot's bytes, or ``length`` of them from ``start``."""
+        found = self._in_use.get(slot.offset)
+        if found is None or found[0] != slot.serial:
+            raise StaleSlot(f"the slot at {slot.offset} was freed")
+        return os.pread(self._fd, slot.length - start if length is None else length, slot.offset + start)
+
+    def free(self, slot: Slot) -> None:
+        found = self._in_use.get(slot.offset)
+        if found is None or found[0] != slot.serial:
+            return  # freed already
+        del self._in_use[slot.offset]
+        capacity = found[1]
+        self._free.setdefault(capacity, []).append(slot.offset)
+        self.used -= capacity
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,100 @@
+"""The page store: cached answers' bytes in a file, read back exactly, space reused, never mixed up."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, Entry, PublicCache
+from services.lots.public.store import GRAIN, PageStore, StaleSlot
+from tests.lots.calls import page_entry
+
+PAGE = bytes(range(256)) * 24  # 6 KB
+
+
+def test_bytes_come_back_exactly_and_freed_space_is_given_again() -> None:
+    store = PageStore(max_bytes=1 << 20)
+    first = store.put(b"a" * 1000)
+    second = store.put(PAGE)
+    assert first is not None and second is not None
+    assert store.read(first) == b"a" * 1000 and store.read(second) == PAGE
+    assert store.read(second, 256, 10) == PAGE[256:266]
+    assert store.used == store.end == 4 * GRAIN + len(PAGE)
+    store.free(first)
+    store.free(first)  # twice: nothing more
+    again = store.put(b"b" * 900)  # the same size class: the freed space, not the file's end
+    assert again is not None and again.offset == first.offset and store.end == 4 * GRAIN + len(PAGE)
+    with pytest.raises(StaleSlot):
+        store.read(first)  # a slot given to other bytes never reads as them
+    assert store.read(again) == b"b" * 900
+
+
+def test_at_its_bound_the_store_refuses_or_takes_the_smallest_larger_freed_slot() -> None:
+    store = PageStore(max_bytes=8 * GRAIN)
+    small = store.put(b"s" * GRAIN)
+    big = store.put(b"B" * 3 * GRAIN)
+    bigger = store.put(b"G" * 4 * GRAIN)
+    assert small and big and bigger and store.end == 8 * GRAIN
+    assert store.put(b"x" * 2 * GRAIN) is None
+    store.free(bigger)
+    store.free(big)
+    taken = store.put(b"x" * 2 * GRAIN)
+    assert taken is not None and taken.offset == big.offset  # 3 grains, not 4
+    store.free(taken)
+    assert store.used == GRAIN  # the whole freed slot came back
+
+
+def entry(code: str) -> Entry:
+    return page_entry(code, PAGE + code.encode(), json=b'{"code":"' + code.encode() + b'"}')
+
+
+def test_a_cached_entry_keeps_its_bytes_in_the_store_and_reads_each_back() -> None:
+    cache = PublicCache(store=PageStore(max_bytes=1 << 20))
+    stored = entry("A")
+    cache.put("A", stored)
+    assert not stored.blobs.held and stored.weight() == ENTRY_OVERHEAD_BYTES
+    assert stored.json == b'{"code":"A"}'
+    assert stored.page("es") == PAGE + b"A" and stored.page("en") is None
+    gz = stored.gzipped_page("es")
+    assert gz is not None and gz[:2] == b"\x1f\x8b"
+    stored.add_page("en", PAGE[::-1])  # a second language, rendered later: all of it still reads
+    assert stored.page("en") == PAGE[::-1] and stored.page("es") == PAGE + b"A"
+    assert stored.json == b'{"code":"A"}' and not stored.blobs.held
+
+
+def test_a_full_store_lets_the_least_recently_asked_entries_go() -> None:
+    one = len(b"".join(entry("A").blobs.held.values()))
+    store = PageStore(max_bytes=3 * -(-one // GRAIN) * GRAIN)
+    cache = PublicCache(store=store)
+    for code in "ABC":
+        cache.put(code, entry(code))
+    gone = cache.get("B")
+    cache.get("C")
+    assert cache.get("A") is not None  # asked last: now the most recent, B the least
+    cache.put("D", entry("D"))
+    assert cache.get("B") is None and all(cache.get(code) for code in "ACD")
+    assert gone is not None and "es" not in gone.blobs.names  # its space is another's now
+    for code in "ACD":
+        kept = cache.get(code)
+        assert kept is not None and kept.page("es") == PAGE + code.encode()
+
+
+def test_an_entry_built_again_frees_the_old_ones_space() -> None:
+    store = PageStore(max_bytes=1 << 20)
+    cache = PublicCache(store=store)
+    cache.put("A", entry("A"))
+    used = store.used
+    cache.put("A", entry("A"))
+    assert store.used == used and len(cache) == 1
+    cache.close()
+    assert store.used == 0 and len(cache) == 0
+
+
+def test_a_page_rendered_into_an_entry_already_let_go_stays_with_it() -> None:
+    cache = PublicCache(store=PageStore(max_bytes=1 << 20))
+    held = entry("A")
+    cache.put("A", held)
+    json = held.json
+    cache.put("A", entry("A"))  # built again while a request still holds the first
+    held.blobs.add("json", json)  # what page_of would do with a copy it kept
+    held.add_page("en", PAGE)
+    assert held.page("en") == PAGE and held.blobs.store is None
