@@ -32,9 +32,10 @@ from services.certification.service import Peers
 from shared.auth import AdminUser, CurrentCaller, CurrentUser
 from shared.errors import problem_responses
 from shared.pagination import Page, PageParams, page_params
-from shared.uow import request_session
+from shared.uow import request_read_session, request_session
 
 SessionDep = Annotated[AsyncSession, Depends(request_session)]
+ReadSessionDep = Annotated[AsyncSession, Depends(request_read_session)]
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 router = APIRouter(prefix="/api/v1")
@@ -273,9 +274,8 @@ async def lot_claims(session: SessionDep, request: Request, lot_id: str) -> Clai
 @router.post(
     "/claims/lots", response_model=ClaimsOfLots, tags=["claims"], responses=problem_responses(422, 503)
 )
-async def claims_of_lots(session: SessionDep, request: Request, body: ClaimsAsk) -> ClaimsOfLots:
-    """The claims of many lots in one request (up to 100), each as the single lot's route gives them;
-    reads only. Shared plots' evidence is read once: for pages built ahead, a batch at a time."""
+async def claims_of_lots(session: ReadSessionDep, request: Request, body: ClaimsAsk) -> ClaimsOfLots:
+    """The claims of up to 100 lots at once, each as its own route gives them; reads only."""
     window: int = request.app.state.settings.coca_free_window_months
     claims = await service.compute_claims_many(session, _peers(request), body.lot_ids, window_months=window)
     return ClaimsOfLots(items=claims)

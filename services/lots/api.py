@@ -353,9 +353,7 @@ async def lot_lineage(session: SessionDep, principal: CurrentUser, lot_id: str) 
     responses=problem_responses(401, 422),
 )
 async def lots_origins(session: ReadSessionDep, principal: CurrentUser, body: OriginsAsk) -> OriginsRead:
-    """Many lots' deliveries in one request (up to 500), as each lot's lineage gives them; reads only.
-
-    For the claims of a batch of public pages: one request instead of one lineage per lot."""
+    """The deliveries of up to 500 lots at once, as each one's lineage gives them; reads only."""
     return await service.origins(session, principal, body.lot_ids)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from fastapi import FastAPI
@@ -22,9 +23,10 @@ from services.lots.public.store import PageStore
 from services.lots.public.warm import PageWarmer
 from services.lots.public.watch import ChangeWatch
 from shared.db import Database
-from shared.errors import DomainError
 from shared.settings import Settings, get_settings
 from shared.web import create_service_app
+
+logger = logging.getLogger("chacra.public")
 
 
 def cooperatives_client(settings: Settings, peers: Mapping[str, ASGIApp] | None) -> CooperativesClient:
@@ -62,7 +64,8 @@ def create_app(
         # Accept-Language asks for).
         try:
             ahead = await claims_ahead_of(app, codes)
-        except DomainError:  # the ledger busy: each build asks its own claims
+        except Exception:  # the ledger busy, a peer down: each build asks its own claims
+            logger.info("claims of %d pages not asked ahead", len(codes), exc_info=True)
             ahead = {}
         outcomes: list[BaseException | None] = []
         for code in codes:
@@ -98,6 +101,7 @@ def create_app(
         await scans.stop(app.state.database)
         await claims.aclose()
         await cooperatives.aclose()
+        cache.close()
 
     app = create_service_app(
         name=SERVICE,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, Entry, PublicCache
+from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, ROOM_TRIES, Entry, PublicCache
 from services.lots.public.store import GRAIN, PageStore, StaleSlot
 from tests.lots.calls import page_entry
 
@@ -72,7 +74,8 @@ def test_a_full_store_lets_the_least_recently_asked_entries_go() -> None:
     assert cache.get("A") is not None  # asked last: now the most recent, B the least
     cache.put("D", entry("D"))
     assert cache.get("B") is None and all(cache.get(code) for code in "ACD")
-    assert gone is not None and "es" not in gone.blobs.names  # its space is another's now
+    assert gone is not None and gone.page("es") is None  # its space is another's now
+    assert not gone.has_page("es") and gone.blobs.store is None
     for code in "ACD":
         kept = cache.get(code)
         assert kept is not None and kept.page("es") == PAGE + code.encode()
@@ -89,12 +92,36 @@ def test_an_entry_built_again_frees_the_old_ones_space() -> None:
     assert store.used == 0 and len(cache) == 0
 
 
-def test_a_page_rendered_into_an_entry_already_let_go_stays_with_it() -> None:
-    cache = PublicCache(store=PageStore(max_bytes=1 << 20))
-    held = entry("A")
-    cache.put("A", held)
-    json = held.json
-    cache.put("A", entry("A"))  # built again while a request still holds the first
-    held.blobs.add("json", json)  # what page_of would do with a copy it kept
-    held.add_page("en", PAGE)
-    assert held.page("en") == PAGE and held.blobs.store is None
+def test_a_full_store_lets_a_few_entries_go_at_most_and_keeps_what_does_not_fit_in_memory() -> None:
+    one = len(b"".join(entry("A").blobs.held.values()))
+    store = PageStore(max_bytes=6 * -(-one // GRAIN) * GRAIN)
+    cache = PublicCache(store=store)
+    for code in "ABCDEF":
+        cache.put(code, entry(code))
+    assert not any(cache.get(code).blobs.held for code in "ABCDEF")  # type: ignore[union-attr]
+    grown = cache.get("F")
+    assert grown is not None
+    grown.add_page("en", PAGE * 3)  # needs a slot larger than any freed one can be
+    cache.grew(grown)
+    # A few of the oldest went; no slot that large came free, so its bytes stay in memory, counted.
+    assert len(cache) == 6 - ROOM_TRIES
+    assert grown.blobs.held and grown.weight() > ENTRY_OVERHEAD_BYTES + 3 * len(PAGE)
+    assert cache.bytes == sum(e.weight() for e in (cache.get(c) for c in "ABCDEF") if e is not None)
+    assert grown.page("en") == PAGE * 3 and grown.page("es") == PAGE + b"F" and grown.json == b'{"code":"F"}'
+
+
+def test_a_store_that_cannot_write_keeps_the_bytes_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = PageStore(max_bytes=1 << 20)
+    cache = PublicCache(store=store)
+
+    def disk_full(*_args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", disk_full)
+    kept = entry("A")
+    cache.put("A", kept)
+    assert kept.blobs.held and store.end == 0 and store.used == 0 and store.failing
+    assert kept.page("es") == PAGE + b"A"
+    monkeypatch.undo()
+    cache.put("B", entry("B"))
+    assert not store.failing and store.used > 0

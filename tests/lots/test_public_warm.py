@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -150,3 +151,12 @@ async def test_claims_asked_ahead_are_taken_only_while_neither_version_moved(
     await event(api, origin.headers, lot["id"], type="quality", grade="Grado 1")  # the ledger moved
     assert not (await entry(asked)).lot.claims.available and alone == [lot["id"], lot["id"]]
     assert (await entry(await ahead())).lot.claims.available and len(alone) == 2
+
+    async def available(_lot_id: str) -> PublicClaims:
+        return ahead_claims
+
+    trusted = PublicCache()
+    trusted.trust_until(math.inf)  # a watch vouching for what is cached
+    await cached_entry(platform, trusted, lot["code"], claims=available, claims_version=version)
+    # A label printed again: its page is current, its claims are not asked.
+    assert await prefetch_claims(sessions, trusted, [lot["code"]], many=many, claims_version=version) == {}

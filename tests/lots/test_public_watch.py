@@ -10,6 +10,7 @@ import httpx
 from deploy.allinone import AllInOne
 from services.lots.public.cache import Blobs, Entry, PublicCache
 from services.lots.public.schemas import PublicClaims
+from services.lots.public.store import PageStore
 from services.lots.public.watch import ChangeWatch
 from shared.db import utcnow
 from tests.factories import Origin, deliver
@@ -229,20 +230,50 @@ async def test_a_build_takes_the_claims_version_the_watch_read_and_a_change_is_s
     # The claims move right after that poll; a page built before the next poll carries the old
     # version with the new claims, and the next poll makes it ask again.
     mark[0] = "v2"
+    told[0] = PublicClaims(available=False)  # what v2 says
     now[0] += 1
     cache.mark_lots([lot["id"]], now[0])  # its check now
     checked = await entry()
     assert asked == ["v1"] and checked.version.split("|")[2] == "v1"
+    assert checked.lot.claims.available  # still the claims it was built with
     now[0] += 1
     await watch.poll()
     assert asked == ["v1", "v2"] and not cache.fresh(checked)
     now[0] += 1
     again = await entry()
     assert again is not checked and again.version.split("|")[2] == "v2"
+    assert not again.lot.claims.available  # the next poll brought v2's claims
     assert asked == ["v1", "v2"]
+
+    # A reload past caches (a manager checking a suspension) asks certification itself.
+    now[0] += 1
+    await cached_entry(platform, cache, lot["code"], claims=claims, claims_version=version, check=True)
+    assert asked == ["v1", "v2", "v2"]
 
     await watch.stop()  # not trusted any more: a build asks certification itself
     cache.mark_lots([lot["id"]], now[0])
     now[0] += 1
     await entry()
-    assert asked == ["v1", "v2", "v2"]
+    assert asked == ["v1", "v2", "v2", "v2"]
+
+
+async def test_a_page_let_go_while_its_check_awaited_the_ledger_is_built_again_not_served_empty(
+    platform: AllInOne, lot: dict[str, Any]
+) -> None:
+    cache = PublicCache(max_bytes=1, store=PageStore(max_bytes=1 << 20))  # room for one entry
+    evicting = [False]
+
+    async def version() -> str | None:
+        if evicting[0]:  # another lot's page is stored meanwhile: this one goes
+            cache.put("OTHER", page_entry("OTHER", b"<html>other</html>"))
+        return "v1"
+
+    async def claims(_lot_id: str) -> PublicClaims:
+        return PublicClaims(available=True)
+
+    first = await cached_entry(platform, cache, lot["code"], claims=claims, claims_version=version)
+    evicting[0] = True  # no watch: the next request checks, and its version did not move
+    again = await cached_entry(platform, cache, lot["code"], claims=claims, claims_version=version)
+    assert first.blobs.store is None and first.blobs.get("json") is None  # let go, bytes given back
+    assert again is not first and again.lot.code == lot["code"]
+    assert cache.get(lot["code"]) is again

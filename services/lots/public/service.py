@@ -237,14 +237,16 @@ async def public_entry(
             count, last = await version(session, view)
         # Claims cost a computation over every plot: asked again only when certification's version
         # moved (or without one, every time).
-        # The watch reads it once per interval; asked here only when the watch is not vouching.
-        known, mark = cache.claims_version(started)
+        # The watch reads it once per interval; asked here when the watch is not vouching, or on a
+        # reload past caches (a manager checking a suspension shows it at once).
+        known, mark = cache.claims_version(started) if not check else (False, None)
         if not known and claims_version is not None:
             mark = await claims_version()
         key = f"{_ledger(count, last)}|{mark}"
         # An entry built while the claims could not be had asks for them again, even if the
         # version did not move.
-        if mark is not None and _still(entry, key, started) and entry is not None and entry.claims_available:
+        fit = entry is not None and mark is not None and _still(cache, wanted, entry, key, started)
+        if fit and entry is not None and entry.claims_available:
             entry.checked_at = started
             return entry
         # A few builds at a time: each holds a lineage in memory, and a burst of first visits
@@ -257,7 +259,7 @@ async def public_entry(
                 current = await claims(view.lot.id)
             if mark is None:
                 key = f"{key}|{current.model_dump_json()}"
-                if _still(entry, key, started):
+                if _still(cache, wanted, entry, key, started):
                     assert entry is not None
                     entry.checked_at = started
                     return entry
@@ -319,8 +321,11 @@ async def prefetch_claims(
     """
     ledgers: dict[str, str] = {}
     async with sessions() as session:
-        for code in codes:
-            view = await repository.get_lot_by_code(session, normalise_code(code))
+        for code in map(normalise_code, codes):
+            cached = cache.get(code)
+            if cached is not None and cache.fresh(cached):
+                continue  # a label printed again: its page is current, nothing to ask
+            view = await repository.get_lot_by_code(session, code)
             if view is not None:
                 ledgers[view.lot.id] = _ledger(*await version(session, view))
     if not ledgers:
@@ -340,9 +345,16 @@ def _ledger(count: int, last: datetime) -> str:
     return f"{count}|{last.isoformat()}"
 
 
-def _still(entry: Entry | None, key: str, now: float) -> bool:
-    """The entry answers for this version, and was built within the hour (registry facts)."""
-    return entry is not None and entry.checked_key == key and now - entry.built_at < MAX_AGE_SECONDS
+def _still(cache: PublicCache, code: str, entry: Entry | None, key: str, now: float) -> bool:
+    """The entry answers for this version, was built within the hour (registry facts), and is still
+    the one cached: one let go while its check awaited the ledger gave its bytes back to the store
+    (cache.Blobs.release)."""
+    return (
+        entry is not None
+        and entry.checked_key == key
+        and now - entry.built_at < MAX_AGE_SECONDS
+        and cache.get(code) is entry
+    )
 
 
 async def resolve(session: AsyncSession, gtin: str, code: str) -> LotView:

@@ -14,10 +14,12 @@ when the file reaches its bound the cache lets its least recently asked entries 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from typing import NamedTuple
 
+logger = logging.getLogger("chacra.public")
 # Space is given in steps of this many bytes: a page of 6,130 bytes and one of 6,200 share a class.
 GRAIN = 256
 
@@ -49,6 +51,7 @@ class PageStore:
         self._free: dict[int, list[int]] = {}  # capacity -> offsets
         self._in_use: dict[int, tuple[int, int]] = {}  # offset -> (serial, capacity) of its slot
         self._serial = 0
+        self.failing = False  # the last write failed (logged once until one succeeds)
 
     def put(self, data: bytes) -> Slot | None:
         """Write ``data``; None when the file is at its bound and no freed slot of the size is left."""
@@ -65,7 +68,18 @@ class PageStore:
                 return None
             capacity = min(larger)
             offset = self._free[capacity].pop()
-        os.pwrite(self._fd, data, offset)
+        try:
+            os.pwrite(self._fd, data, offset)
+        except OSError:  # the disk is full before the bound: these bytes stay in memory
+            if offset + capacity == self.end:
+                self.end = offset
+            else:
+                self._free[capacity].append(offset)
+            if not self.failing:
+                logger.warning("public page store cannot write: pages stay in memory", exc_info=True)
+            self.failing = True
+            return None
+        self.failing = False
         self.used += capacity
         self._serial += 1
         self._in_use[offset] = (self._serial, capacity)
