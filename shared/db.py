@@ -73,6 +73,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # The kernel caches the file once for every connection; each of the all-in-one process's
+        # connections (a pool per service) would keep up to 2 MB of it again (SQLite's default).
+        cursor.execute("PRAGMA cache_size=-512")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
