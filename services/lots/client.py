@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import date
 
-from services.lots.schemas import LineageRead, LotOrigin, LotRead, OriginsRead, ProvenanceRead
+from services.lots.schemas import LineageNode, LineageRead, LotOrigin, LotRead, OriginsRead, ProvenanceRead
 from services.lots.schemas.origin import MAX_ORIGIN_LOTS
 from shared.client import ServiceClient
 from shared.pagination import MAX_LIMIT
 
-__all__ = ["LineageRead", "LotOrigin", "LotRead", "LotsClient", "ProvenanceRead"]
+__all__ = ["LineageNode", "LineageRead", "LotOrigin", "LotRead", "LotsClient", "ProvenanceRead"]
 
 
 class LotsClient(ServiceClient):

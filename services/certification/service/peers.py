@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.cooperatives.client import CooperativesClient, PlotRead
-from services.lots.client import LotsClient, ProvenanceRead
+from services.lots.client import LineageNode, LotsClient, ProvenanceRead
 from shared.auth import Principal, Role, TokenIssuer
 
 SERVICE_PRINCIPAL = Principal(user_id="svc_certification", username="certification", role=Role.CERTIFIER)
@@ -78,11 +78,7 @@ class Peers:
     async def lot_origin(self, lot_id: str, *, token: str | None) -> LotOrigin:
         """The lot's deliveries (asked with ``token``, or as the service) and their plots."""
         lineage = await self.lots.get_lineage(lot_id, token=token or self.identity.token())
-        deliveries = [
-            Delivery(n.lot_id, n.plot_id, n.farmer_id, n.product.value, n.harvested_on)
-            for n in lineage.deliveries
-            if n.plot_id is not None and n.harvested_on is not None
-        ]
+        deliveries = _deliveries(lineage.deliveries)
         target = next(n for n in lineage.nodes if n.lot_id == lineage.lot_id)
         plots = await self.plots([d.plot_id for d in deliveries])
         return LotOrigin(lineage.lot_id, target.product.value, deliveries, plots)
@@ -91,14 +87,7 @@ class Peers:
         """Many lots' deliveries (asked as the service: one request per 500 lots) and, in one
         lookup, all their plots; lots the ledger does not know are left out."""
         found = await self.lots.get_origins(lot_ids, token=self.identity.token())
-        deliveries = {
-            origin.lot_id: [
-                Delivery(n.lot_id, n.plot_id, n.farmer_id, n.product.value, n.harvested_on)
-                for n in origin.deliveries
-                if n.plot_id is not None and n.harvested_on is not None
-            ]
-            for origin in found
-        }
+        deliveries = {origin.lot_id: _deliveries(origin.deliveries) for origin in found}
         plots = await self.plots([d.plot_id for each in deliveries.values() for d in each])
         return [
             LotOrigin(
@@ -113,3 +102,12 @@ class Peers:
     async def provenance(self, lot_id: str, *, token: str) -> tuple[ProvenanceRead, dict[str, PlotRead]]:
         provenance = await self.lots.get_provenance(lot_id, token=token)
         return provenance, await self.plots([p.plot_id for p in provenance.plots])
+
+
+def _deliveries(nodes: Sequence[LineageNode]) -> list[Delivery]:
+    """The lineage's deliveries that name a plot and a harvest date: what claims are judged on."""
+    return [
+        Delivery(n.lot_id, n.plot_id, n.farmer_id, n.product.value, n.harvested_on)
+        for n in nodes
+        if n.plot_id is not None and n.harvested_on is not None
+    ]

@@ -319,15 +319,12 @@ async def prefetch_claims(
     only if both are still what they were (``public_entry``), so a page is never stored under a
     version newer than its claims. Codes of no lot are left out; their build says so.
     """
+    # A label printed again: its page is current, nothing to ask.
+    stale = [code for code in map(normalise_code, codes) if not _current(cache, code)]
     ledgers: dict[str, str] = {}
     async with sessions() as session:
-        for code in map(normalise_code, codes):
-            cached = cache.get(code)
-            if cached is not None and cache.fresh(cached):
-                continue  # a label printed again: its page is current, nothing to ask
-            view = await repository.get_lot_by_code(session, code)
-            if view is not None:
-                ledgers[view.lot.id] = _ledger(*await version(session, view))
+        for view in await repository.get_lots_by_ids_or_codes(session, (), stale):
+            ledgers[view.lot.id] = _ledger(*await version(session, view))
     if not ledgers:
         return {}
     known, mark = cache.claims_version(cache.clock())
@@ -339,6 +336,11 @@ async def prefetch_claims(
         for lot_id, ledger in ledgers.items()
         if lot_id in found
     }
+
+
+def _current(cache: PublicCache, code: str) -> bool:
+    cached = cache.get(code)
+    return cached is not None and cache.fresh(cached)
 
 
 def _ledger(count: int, last: datetime) -> str:

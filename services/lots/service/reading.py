@@ -114,9 +114,11 @@ async def origins(session: AsyncSession, principal: Principal, lot_ids: Sequence
     """Each lot's deliveries, as its lineage gives them, for many lots in one request (claims of a
     batch of pages built ahead). A lot that does not exist or that the caller may not read is left
     out, as an unknown plot is from a plot lookup."""
+    wanted = list(dict.fromkeys(lot_ids))
+    views = await repository.get_lots(session, wanted)
     items = []
-    for lot_id in dict.fromkeys(lot_ids):
-        view = await repository.get_lot(session, lot_id)
+    for lot_id in wanted:
+        view = views.get(lot_id)
         if view is None or not can_read(principal, view.lot, view.state):
             continue
         read = lineage_read(await lineage_graph(session, view))
