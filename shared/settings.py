@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # Printing labels builds their lots' public pages in the background (services/lots/public/warm.py).
     public_build_ahead: bool = True
     # glibc malloc arenas of a server process (deploy/memory.py); 0 leaves glibc's default.
-    malloc_arenas: int = Field(default=2, ge=0)
+    malloc_arenas: int = Field(default=1, ge=0)
     log_level: str = "INFO"
     log_json: bool = True
     sql_echo: bool = False

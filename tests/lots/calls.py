@@ -84,7 +84,7 @@ async def cached_entry(platform: AllInOne, cache: PublicCache, code: str, **sour
 def page_entry(code: str, page: bytes, *, json: bytes = b"{}") -> Entry:
     """An entry of a lot ``code`` with its Spanish page, as a build leaves it (before the cache)."""
     entry = Entry(
-        version="v",
+        facts="v",
         checked_key="v",
         lot_id=f"lot_{code}",
         code=code,

@@ -51,7 +51,7 @@ def entry(checked_at: float) -> Entry:
         updated_at=datetime(2026, 11, 20, 12, 0, tzinfo=UTC),
     )
     built = Entry(
-        version="v1",
+        facts="v1",
         checked_key="v1",
         lot_id="lot_1",
         code=lot.code,

@@ -95,7 +95,7 @@ def test_a_page_whose_check_began_before_a_mark_is_not_fresh_even_if_stored_afte
     cache = PublicCache(clock=lambda: now[0])
     cache.trust_until(100.0)
     built = Entry(
-        version="v",
+        facts="v",
         checked_key="v",
         lot_id="lot_1",
         code="ACE34XY67",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -277,11 +278,12 @@ async def public_entry(
         registry = hashlib.sha256(registry_facts.encode()).hexdigest()[:12]
         claims_digest = hashlib.sha256(current.model_dump_json().encode()).hexdigest()[:12]
         entry = Entry(
-            version=f"{key}|{claims_digest}|{registry}",
+            facts=f"{claims_digest}|{registry}",
             checked_key=key,
             lot_id=view.lot.id,
-            code=lot.code,
-            gtin=lot.gtin,
+            # The cache's key when it is the same text: one string per entry, not two.
+            code=wanted if lot.code == wanted else lot.code,
+            gtin=None if lot.gtin is None else sys.intern(lot.gtin),  # a product's lots share it
             updated_at=lot.updated_at,
             blobs=Blobs(json=lot.model_dump_json().encode()),
             checked_at=started,

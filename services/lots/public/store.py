@@ -22,6 +22,8 @@ from typing import NamedTuple
 logger = logging.getLogger("chacra.public")
 # Space is given in steps of this many bytes: a page of 6,130 bytes and one of 6,200 share a class.
 GRAIN = 256
+# Size classes a slot's capacity can be in (capacity // GRAIN): up to 1 GB a slot.
+_CLASSES = 1 << 22
 
 
 class Slot(NamedTuple):
@@ -49,13 +51,17 @@ class PageStore:
         self.end = 0  # the file's length: every slot ever given lies below
         self.used = 0  # capacity of the slots in use
         self._free: dict[int, list[int]] = {}  # capacity -> offsets
-        self._in_use: dict[int, tuple[int, int]] = {}  # offset -> (serial, capacity) of its slot
+        # offset -> its slot's serial and capacity in one int (serial * _CLASSES + capacity // GRAIN):
+        # a tuple of two ints would cost ~80 bytes more per slot, 4 MB over 50,000 pages.
+        self._in_use: dict[int, int] = {}
         self._serial = 0
         self.failing = False  # the last write failed (logged once until one succeeds)
 
     def put(self, data: bytes) -> Slot | None:
         """Write ``data``; None when the file is at its bound and no freed slot of the size is left."""
         capacity = _capacity(len(data))
+        if capacity >= _CLASSES * GRAIN:
+            return None
         if self._free.get(capacity):
             offset = self._free[capacity].pop()
         elif self.end + capacity <= self.max_bytes:
@@ -82,22 +88,22 @@ class PageStore:
         self.failing = False
         self.used += capacity
         self._serial += 1
-        self._in_use[offset] = (self._serial, capacity)
+        self._in_use[offset] = self._serial * _CLASSES + capacity // GRAIN
         return Slot(offset, len(data), self._serial)
 
     def read(self, slot: Slot, start: int = 0, length: int | None = None) -> bytes:
         """The slot's bytes, or ``length`` of them from ``start``."""
         found = self._in_use.get(slot.offset)
-        if found is None or found[0] != slot.serial:
+        if found is None or found // _CLASSES != slot.serial:
             raise StaleSlot(f"the slot at {slot.offset} was freed")
         return os.pread(self._fd, slot.length - start if length is None else length, slot.offset + start)
 
     def free(self, slot: Slot) -> None:
         found = self._in_use.get(slot.offset)
-        if found is None or found[0] != slot.serial:
+        if found is None or found // _CLASSES != slot.serial:
             return  # freed already
         del self._in_use[slot.offset]
-        capacity = found[1]
+        capacity = found % _CLASSES * GRAIN
         self._free.setdefault(capacity, []).append(slot.offset)
         self.used -= capacity
 
