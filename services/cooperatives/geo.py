@@ -15,15 +15,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from pyproj import Geod
 from shapely.geometry import Point, Polygon
 from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
 from services.cooperatives.reference import nearest_districts, peru
 from shared.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from pyproj import Geod
 
 MIN_DECIMALS = 6
 # The fewest decimals one coordinate may show when others in the geometry show six (see above),
@@ -32,7 +35,6 @@ MIN_DECIMALS_EACH = 4
 PRECISE_SHARE = 0.5
 POINT_MAX_HA = Decimal(4)
 AREA_QUANTUM = Decimal("0.0001")
-_GEOD = Geod(ellps="WGS84")
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _WKT_POINT = re.compile(rf"^\s*POINT\s*\(\s*({_NUMBER})\s+({_NUMBER})\s*\)\s*$", re.IGNORECASE)
 _WKT_POLYGON = re.compile(r"^\s*POLYGON\s*\((.*)\)\s*$", re.IGNORECASE | re.DOTALL)
@@ -71,6 +73,15 @@ def derive_districts(rows: Sequence[dict[str, Any]]) -> None:
     found = nearest_districts([r["centroid_lon"] for r in missing], [r["centroid_lat"] for r in missing])
     for row, district in zip(missing, found, strict=True):
         row["ubigeo"] = district.ubigeo
+
+
+@cache
+def _geod() -> Geod:
+    """The WGS84 ellipsoid, for plot areas. pyproj (10 MB in the process) is imported at the first
+    plot measured, not with the service: a process serving a fair's scans never measures one."""
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
 
 
 def _fail(field: str, code: str, detail: str) -> ValidationFailed:
@@ -232,7 +243,7 @@ def validate_plot_geometry(
             )
         # pyproj adds the rings' signed areas, so holes must wind against the shell (RFC 7946 only
         # recommends it): orient first, or a hole drawn like its shell would add to the area.
-        geodesic, _perimeter = _GEOD.geometry_area_perimeter(orient(shp, sign=1.0))
+        geodesic, _perimeter = _geod().geometry_area_perimeter(orient(shp, sign=1.0))
         area = (Decimal(abs(geodesic)) / Decimal(10_000)).quantize(AREA_QUANTUM)
         if area <= 0:
             raise _fail(f"{field}.coordinates", "area_not_positive", "The polygon encloses no area.")

@@ -42,3 +42,29 @@ print(out.read().decode().count("<heap nr="))
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert int(found.stdout.strip()) <= 2
+
+
+def test_the_all_in_one_app_leaves_libraries_of_rare_requests_unloaded() -> None:
+    # biip (16 MB: GS1's company prefixes, unpacked at import) is for Digital Link requests and
+    # pyproj (10 MB) for measuring a plot; a process serving a fair's page scans needs neither. They
+    # load at their first use: a Digital Link parsed, a plot's area measured.
+    code = """
+import sys
+from shared.settings import Settings
+from deploy.allinone import create_allinone
+create_allinone(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+print(sorted(m for m in ("biip", "pyproj") if m in sys.modules))
+from services.lots.public.resolver import parse_item
+parse_item("https://example.org/01/09506000134352/10/ABC1")
+print(sorted(m for m in ("biip", "pyproj") if m in sys.modules))
+from services.cooperatives.geo import validate_plot_geometry
+ring = [[-76.500001, -6.500001], [-76.498001, -6.500001], [-76.498001, -6.498001], [-76.500001, -6.498001]]
+plot = validate_plot_geometry({"type": "Polygon", "coordinates": [[*ring, ring[0]]]}, area_ha=None)
+print(sorted(m for m in ("biip", "pyproj") if m in sys.modules), plot.area_ha > 0)
+"""
+    out = subprocess.run(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split("\n")
+    assert out[0] == "[]"
+    assert out[1] == "['biip']"
+    assert out[2] == "['biip', 'pyproj'] True"

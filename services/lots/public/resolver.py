@@ -13,9 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from biip import ParseError
-from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-
 from shared.errors import BadRequest, NotFound
 
 LINKSET_MEDIA_TYPE = "application/linkset+json"
@@ -48,6 +45,11 @@ def parse_item(uri: str) -> ItemKey:
     Only the path identifies the item: biip also reads the query's attributes as elements, and a
     ``?10=XYZ`` would otherwise replace the path's lot.
     """
+    # Imported at the first Digital Link asked, not with the service: biip unpacks GS1's table of
+    # company prefixes when imported (16 MB), and a scan burst on /l/ pages never needs it.
+    from biip import ParseError
+    from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+
     path_only = urlsplit(uri)._replace(query="", fragment="").geturl()
     try:
         parsed = GS1DigitalLinkURI.parse(path_only)
