@@ -112,6 +112,34 @@ async def test_the_warmer_takes_each_code_once_caps_what_waits_and_survives_a_fa
         await warmer.stop()
 
 
+async def test_a_long_print_run_ends_with_one_full_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+    collections: list[int] = []
+
+    def collect(*_: Any) -> int:
+        collections.append(1)
+        return 0
+
+    monkeypatch.setattr("services.lots.public.warm.gc.collect", collect)
+
+    async def build(codes: list[str]) -> list[BaseException | None]:
+        return [None] * len(codes)
+
+    warmer = PageWarmer(build, batch=2, collect_after=5)
+    warmer.start()
+    try:
+        warmer.schedule(["A", "B", "C", "D"])
+        await asyncio.wait_for(warmer.idle(), timeout=5)
+        assert warmer.built == 4 and collections == []  # a short run: the collector's own pace
+        warmer.schedule(["E", "F", "G"])
+        await asyncio.wait_for(warmer.idle(), timeout=5)
+        assert warmer.built == 7 and collections == [1]  # 7 built since: once, when drained
+        warmer.schedule(["H"])
+        await asyncio.wait_for(warmer.idle(), timeout=5)
+        assert collections == [1]  # counted from the last collection
+    finally:
+        await warmer.stop()
+
+
 async def test_claims_asked_ahead_are_taken_only_while_neither_version_moved(
     platform: AllInOne, api: httpx.AsyncClient, lot: dict[str, Any], origin: Origin
 ) -> None:
