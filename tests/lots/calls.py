@@ -10,8 +10,9 @@ from typing import Any
 import httpx
 
 from deploy.allinone import AllInOne
-from services.lots.public.cache import Blobs, Entry, PublicCache
+from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.service import public_entry
+from services.lots.public.store import Blobs
 from shared.db import utcnow
 
 HeadersFor = Callable[..., dict[str, str]]

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from deploy.allinone import create_allinone
-from services.lots.public.cache import Blobs, Entry, PublicCache
+from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.fastpath import PublicPageFastPath
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import PublicClaims, PublicLot, PublicOrigin
+from services.lots.public.store import Blobs
 from services.lots.public.watch import ChangeWatch
 from shared.db import Database
 from shared.settings import Settings

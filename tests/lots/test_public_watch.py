@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 
 from deploy.allinone import AllInOne
-from services.lots.public.cache import Blobs, Entry, PublicCache
+from services.lots.public.cache import Entry, PublicCache
 from services.lots.public.schemas import PublicClaims
-from services.lots.public.store import PageStore
+from services.lots.public.store import Blobs, PageStore
 from services.lots.public.watch import ChangeWatch
 from shared.db import utcnow
 from tests.factories import Origin, deliver

@@ -18,7 +18,7 @@ from services.lots import repository
 from services.lots.codes import digital_link, normalise_code
 from services.lots.models import LotEvent
 from services.lots.public import repository as public_repository
-from services.lots.public.cache import MAX_AGE_SECONDS, Blobs, Entry, PublicCache
+from services.lots.public.cache import MAX_AGE_SECONDS, Entry, PublicCache
 from services.lots.public.registry import Registry
 from services.lots.public.scans import ScanCounter
 from services.lots.public.schemas import (
@@ -33,6 +33,7 @@ from services.lots.public.schemas import (
     PublicQuality,
     Stage,
 )
+from services.lots.public.store import Blobs
 from services.lots.repository import LotView
 from services.lots.rules import to_kg
 from services.lots.service.lineage import lineage_graph, provenance_read

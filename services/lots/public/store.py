@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from functools import cache
 from typing import NamedTuple
 
 logger = logging.getLogger("chacra.public")
@@ -109,3 +110,83 @@ class PageStore:
 
     def close(self) -> None:
         self._file.close()
+
+
+class Blobs:
+    """An entry's bytes by name ("json", "page-es", "gzip-es"): in memory until the cache moves them
+    to its store (store.py) as one slot, then read back from there, each alone, at each use.
+
+    A caller reads them right after getting the entry, with no ``await`` in between: an entry let
+    go frees its slot for other pages. A read of a freed slot raises (store.StaleSlot) rather than
+    answer another lot's bytes.
+    """
+
+    __slots__ = ("held", "names", "slot", "spans", "store")
+
+    def __init__(self, **held: bytes) -> None:
+        self.held: dict[str, bytes] = held or _NOTHING
+        self.store: PageStore | None = None
+        self.slot: Slot | None = None
+        self.names: tuple[str, ...] = ()  # what the slot holds, in order…
+        self.spans: tuple[int, ...] = ()  # …and where each ends in it
+
+    def get(self, name: str) -> bytes | None:
+        found = self.held.get(name)
+        if found is None and self.slot is not None and name in self.names:
+            assert self.store is not None
+            i = self.names.index(name)
+            start = self.spans[i - 1] if i else 0
+            return self.store.read(self.slot, start, self.spans[i] - start)
+        return found
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.held or name in self.names
+
+    def add(self, name: str, data: bytes) -> None:
+        if self.held is _NOTHING:
+            self.held = {}
+        self.held[name] = data
+        if self.store is not None:
+            self.move_to(self.store)
+
+    def move_to(self, store: PageStore) -> bool:
+        """Write everything to ``store`` as one slot (with what it held before); False when the store
+        is full, and then it all stays where it was."""
+        if not self.held:
+            return True
+        everything = {name: self.get(name) or b"" for name in self.names} | self.held
+        slot = store.put(b"".join(everything.values()))
+        if slot is None:
+            return False
+        if self.slot is not None and self.store is not None:
+            self.store.free(self.slot)
+        self.store, self.slot = store, slot
+        self.names = _names(tuple(everything))
+        ends, at = [], 0
+        for data in everything.values():
+            at += len(data)
+            ends.append(at)
+        self.spans = tuple(ends)
+        self.held = _NOTHING
+        return True
+
+    def release(self) -> None:
+        """The entry is let go: its slot goes back to the store, and a page rendered into it later
+        (by a request that still holds it) stays in memory, with the entry."""
+        if self.store is not None and self.slot is not None:
+            self.store.free(self.slot)
+        self.store, self.slot, self.names, self.spans = None, None, (), ()
+
+    def held_bytes(self) -> int:
+        return sum(map(len, self.held.values()))
+
+
+# What a Blobs holds in memory once all is in the store: one empty dict for all of them (50,000
+# entries would each keep one otherwise). Never written to: ``add`` makes a dict of its own.
+_NOTHING: dict[str, bytes] = {}
+
+
+@cache
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple per layout, shared by every entry that has it."""
+    return names

@@ -162,18 +162,17 @@ async def list_lots(
     origin: str | None,
 ) -> Sequence[AnyRow]:
     stmt = _view_query()
-    if cooperative_id is not None:
-        stmt = stmt.where(Lot.cooperative_id == cooperative_id)
-    if holder_organization is not None:
-        stmt = stmt.where(LotState.holder_organization == holder_organization)
-    if status is not None:
-        stmt = stmt.where(LotState.status == status)
-    if product is not None:
-        stmt = stmt.where(Lot.product == product)
-    if form is not None:
-        stmt = stmt.where(Lot.form == form)
-    if origin is not None:
-        stmt = stmt.where(Lot.origin == origin)
+    equal = (
+        (Lot.cooperative_id, cooperative_id),
+        (LotState.holder_organization, holder_organization),
+        (LotState.status, status),
+        (Lot.product, product),
+        (Lot.form, form),
+        (Lot.origin, origin),
+    )
+    for column, wanted in equal:
+        if wanted is not None:
+            stmt = stmt.where(column == wanted)
     if descends_from is not None:
         stmt = stmt.where(Lot.id.in_(descendant_ids(descends_from)))
     return (await session.execute(keyset(stmt, [Lot.created_at, Lot.id], page))).all()
