@@ -89,6 +89,7 @@ def _shown(url: str) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from deploy.front import Front
     from shared.observability import configure_logging
 
     settings = get_settings()
@@ -98,15 +99,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _print_logins(asyncio.run(_load_demo(settings)), base)
     configure_logging(settings.log_level, as_json=settings.log_json)
     app: Any
+    services: list[Any]
     if args.target == "all":
         from deploy.allinone import create_allinone
 
         app = create_allinone(settings)
+        services = list(app.apps.values())
         where = f"database {_shown(settings.database_url)}"
     else:
         route = next(s for s in SERVICES if s.name == args.target)
         try:
             app = route.factory()(settings)
+            services = [app]
         except RuntimeError as exc:  # a missing peer URL: say what to set, not a traceback
             print(f"chacra serve --target {args.target}: {exc}", file=sys.stderr)
             return 2
@@ -116,13 +120,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  OpenAPI:      {base}/openapi.json")
     print(f"  Health:       {base}/healthz  {base}/readyz  {base}/metrics\n", flush=True)
     uvicorn.run(
-        app,
+        Front(app, services, args.forwarded_allow_ips),
         host=args.host,
         port=args.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        proxy_headers=False,  # Front applies uvicorn's middleware for them, after the front layers
     )
     return 0
 

@@ -149,6 +149,10 @@ def request_id_of(scope: Scope) -> bytes:
     for key, value in scope.get("headers", ()):
         if key == b"x-request-id" and value:
             return bytes(value)
+    return new_request_id()
+
+
+def new_request_id() -> bytes:
     return f"{_PROCESS_ID}{next(_REQUESTS_SEEN):016x}".encode()
 
 

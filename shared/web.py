@@ -31,6 +31,8 @@ from shared.uow import UnitOfWorkMiddleware
 logger = logging.getLogger("chacra.web")
 PURGE_INTERVAL_SECONDS = 3600
 StartupHook = Callable[[FastAPI], Awaitable[None]]
+# Set in a request's scope by a layer that tried every app's front layers already (deploy/front.py).
+FRONT_TRIED = "chacra.front_tried"
 
 
 class FrontLayer(Protocol):
@@ -49,7 +51,7 @@ class ServiceApp(FastAPI):
     front: Sequence[FrontLayer] = ()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and FRONT_TRIED not in scope:
             for layer in self.front:
                 if await layer.answer(self, scope, send):
                     return

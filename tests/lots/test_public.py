@@ -318,7 +318,7 @@ async def test_a_cached_page_is_served_until_the_watch_marks_its_lot(
     assert lot["id"] in await watch.poll()  # at 103
     now[0] += 1
     fresh = await entry()
-    assert fresh is not first and fresh.version != first.version
+    assert fresh is not first and fresh.tag != first.tag
     assert fresh.lot.quality is not None and fresh.lot.quality.grade == "Grado 1"
     now[0] += 1
     assert await watch.poll() == set()  # nothing new: the event is recognised, not found again
@@ -503,7 +503,7 @@ async def test_claims_are_asked_again_only_when_certifications_version_moves(
     assert await entry() is first and len(asked) == 1  # checked again: same version, no claims asked
     mark[0] = "v2"
     second = await entry()
-    assert len(asked) == 2 and second.version != first.version
+    assert len(asked) == 2 and second.tag != first.tag
 
 
 async def test_the_page_draws_where_in_peru_the_lot_comes_from_at_a_tenth_of_a_degree(

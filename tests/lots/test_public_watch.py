@@ -225,7 +225,7 @@ async def test_a_build_takes_the_claims_version_the_watch_read_and_a_change_is_s
 
     first = await entry()
     assert asked == ["v1"]  # the build asked no version of its own: the watch's was trusted
-    assert first.version.split("|")[2] == "v1"
+    assert first.checked_key.split("|")[2] == "v1"
 
     # The claims move right after that poll; a page built before the next poll carries the old
     # version with the new claims, and the next poll makes it ask again.
@@ -234,14 +234,14 @@ async def test_a_build_takes_the_claims_version_the_watch_read_and_a_change_is_s
     now[0] += 1
     cache.mark_lots([lot["id"]], now[0])  # its check now
     checked = await entry()
-    assert asked == ["v1"] and checked.version.split("|")[2] == "v1"
+    assert asked == ["v1"] and checked.checked_key.split("|")[2] == "v1"
     assert checked.lot.claims.available  # still the claims it was built with
     now[0] += 1
     await watch.poll()
     assert asked == ["v1", "v2"] and not cache.fresh(checked)
     now[0] += 1
     again = await entry()
-    assert again is not checked and again.version.split("|")[2] == "v2"
+    assert again is not checked and again.checked_key.split("|")[2] == "v2"
     assert not again.lot.claims.available  # the next poll brought v2's claims
     assert asked == ["v1", "v2"]
 

@@ -20,10 +20,10 @@ from starlette.datastructures import Headers
 from starlette.types import Scope, Send
 
 from services.lots.codes import normalise_code
-from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.cache import VARIANT_TAGS, Entry, PublicCache
 from services.lots.public.i18n import LANGUAGES, pick_language
 from services.lots.public.scans import ScanCounter
-from shared.observability import record_request, request_id_of, tally
+from shared.observability import new_request_id, record_request, tally
 
 PREFIX = "/l/"
 FROM_MEMORY = tally(
@@ -76,7 +76,9 @@ class PublicPageFastPath:
         if entry is None or not cache.fresh(entry):
             return False
         headers = _read_headers(scope)
-        if asks_past_caches(_text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))):
+        if (b"cache-control" in headers or b"pragma" in headers) and asks_past_caches(
+            _text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))
+        ):
             return False  # the route checks the ledger now
         language = pick_language(lang, _text(headers.get(b"accept-language")))
         if not entry.has_page(language):
@@ -88,18 +90,21 @@ class PublicPageFastPath:
             compressed = entry.gzipped_page(language)
         body = compressed if compressed is not None else entry.page(language)
         assert body is not None  # read with no await since has_page
-        etag, ok, not_modified = entry.raw_answer(
-            _VARIANTS[language, compressed is not None], body, None if compressed is None else "gzip"
-        )
-        request_id = request_id_of(scope)
-        tag = (b"x-request-id", request_id)
-        if b"if-none-match" in headers and etag_matches(headers[b"if-none-match"].decode("latin-1"), etag):
+        tag = entry.raw_etag(_VARIANTS[language, compressed is not None])
+        request_id = headers.get(b"x-request-id") or new_request_id()
+        if b"if-none-match" in headers and etag_matches(
+            headers[b"if-none-match"].decode("latin-1"), tag.decode("latin-1")
+        ):
             status = 304
-            await send({"type": "http.response.start", "status": 304, "headers": [*not_modified, tag]})
+            fields = entry.raw_not_modified(tag)
+            fields.append((b"x-request-id", request_id))
+            await send({"type": "http.response.start", "status": 304, "headers": fields})
             await send({"type": "http.response.body", "body": b""})
         else:
             status = 200
-            await send({"type": "http.response.start", "status": 200, "headers": [*ok, tag]})
+            fields = entry.raw_ok(tag, len(body), compressed is not None)
+            fields.append((b"x-request-id", request_id))
+            await send({"type": "http.response.start", "status": 200, "headers": fields})
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         FROM_MEMORY.inc()
         record_request(self.service, scope, PAGE_ROUTE, status, started, request_id)
@@ -107,18 +112,20 @@ class PublicPageFastPath:
 
 
 _VARIANTS = {
-    (language, zipped): f"page-{language}" + ("-gzip" if zipped else "")
+    (language, zipped): VARIANT_TAGS[f"page-{language}" + ("-gzip" if zipped else "")]
     for language in LANGUAGES
     for zipped in (False, True)
 }
-_READ = frozenset((b"cache-control", b"pragma", b"accept-language", b"accept-encoding", b"if-none-match"))
+_READ = frozenset(
+    (b"cache-control", b"pragma", b"accept-language", b"accept-encoding", b"if-none-match", b"x-request-id")
+)
 
 
 def _read_headers(scope: Scope) -> dict[bytes, bytes]:
     """The request headers the page answer depends on, in one pass (the first of each, as Starlette)."""
     found: dict[bytes, bytes] = {}
     for key, value in scope["headers"]:
-        if key in _READ and key not in found:
+        if key in _READ and key not in found and value:  # an empty X-Request-ID is no id
             found[key] = value
     return found
 
