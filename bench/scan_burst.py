@@ -187,13 +187,14 @@ def print_labels(base: str, codes: list[str], key_pem: str, per_sheet: int = 500
 
 
 def store_mb(pid: int) -> float:
-    """The size of the server's page store: its anonymous file, found among its open files."""
-    # An unlinked file of the temporary directory (O_TMPFILE: nameless), the largest if several.
+    """The size of the server's page store, found among its open files: its memfd, or an unlinked
+    file of the temporary directory (O_TMPFILE: nameless) — the largest if several."""
     found = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         with contextlib.suppress(OSError):
             target = os.readlink(fd)
-            if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
+            on_disk = target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)")
+            if on_disk or target.startswith("/memfd:chacra-pages"):
                 found = max(found, fd.stat().st_size)
     return found / 1024 / 1024
 
@@ -441,7 +442,7 @@ def main(argv: list[str] | None = None) -> None:
         (f"{judged} p99", f"{p99:.1f} ms", f"< {GOAL_P99_MS:.0f} ms", verdict(p99 < GOAL_P99_MS)),
         (
             "peak RSS of the all-in-one process",
-            f"{rss:.0f} MB (page store file: {stored:.0f} MB)",
+            f"{rss:.0f} MB (page store, memfd: {stored:.0f} MB)",
             f"≤ {GOAL_RSS_MB:.0f} MB",
             verdict(rss <= GOAL_RSS_MB),
         ),

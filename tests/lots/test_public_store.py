@@ -1,13 +1,15 @@
-"""The page store: cached answers' bytes in a file, read back exactly, space reused, never mixed up."""
+"""The page store: answers' bytes in a file (in memory by default), read back exactly, never mixed up."""
 
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, ROOM_TRIES, Entry, PublicCache
-from services.lots.public.store import GRAIN, PageStore, StaleSlot
+from services.lots.public.store import GRAIN, PageStore, StaleSlot, memory_bound
 from tests.lots.calls import page_entry
 
 PAGE = bytes(range(256)) * 24  # 6 KB
@@ -125,3 +127,30 @@ def test_a_store_that_cannot_write_keeps_the_bytes_in_memory(monkeypatch: pytest
     monkeypatch.undo()
     cache.put("B", entry("B"))
     assert not store.failing and store.used > 0
+
+
+def test_the_store_is_a_file_in_memory_unless_a_directory_is_given(tmp_path: Path) -> None:
+    in_memory = PageStore(max_bytes=1 << 20)
+    on_disk = PageStore(max_bytes=1 << 20, directory=str(tmp_path))
+    try:
+        # A memfd: no file system holds it, so a kernel reclaiming cold page cache cannot drop it.
+        assert in_memory.in_memory and os.readlink(f"/proc/self/fd/{in_memory._fd}").startswith("/memfd:")
+        assert not on_disk.in_memory and list(tmp_path.iterdir()) == []  # unlinked at once
+        assert os.readlink(f"/proc/self/fd/{on_disk._fd}").startswith(str(tmp_path))
+        for store in (in_memory, on_disk):
+            slot = store.put(PAGE)
+            assert slot is not None and store.read(slot) == PAGE
+    finally:
+        in_memory.close()
+        on_disk.close()
+
+
+def test_a_store_in_memory_takes_at_most_a_quarter_of_the_machines_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sizes = {"SC_PHYS_PAGES": 262_144, "SC_PAGE_SIZE": 4096}  # a machine of 1 GiB
+    monkeypatch.setattr(os, "sysconf", lambda name: sizes[name])
+    assert memory_bound(2048 << 20) == 256 << 20
+    assert memory_bound(100 << 20) == 100 << 20
+    assert PageStore(max_bytes=2048 << 20).max_bytes == 256 << 20
+    assert PageStore(max_bytes=2048 << 20, directory=tempfile.gettempdir()).max_bytes == 2048 << 20

@@ -14,7 +14,7 @@ watch; they agree because both read the shared database.
 
 Entries hold bytes, not objects: the lot's JSON and each rendered page (plain and gzip), so pages
 add nothing for the garbage collector to walk — and those bytes live in the page store (store.py),
-a file the kernel caches, so 50,000 lots keep ~65 MB in the process, not 600.
+a memfd outside the process, so 50,000 lots keep ~65 MB in the process, not 600.
 """
 
 from __future__ import annotations
