@@ -125,7 +125,7 @@ def _read_headers(scope: Scope) -> dict[bytes, bytes]:
     """The request headers the page answer depends on, in one pass (the first of each, as Starlette)."""
     found: dict[bytes, bytes] = {}
     for key, value in scope["headers"]:
-        if key in _READ and key not in found and value:  # an empty X-Request-ID is no id
+        if key in _READ and key not in found and (value or key != b"x-request-id"):  # empty: no id
             found[key] = value
     return found
 
