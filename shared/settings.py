@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     # Memory for built public pages: least recently asked out first past this. With the page store
     # a lot keeps ~1.3 KB here (80 MB: ~60,000 lots); without it, ~12 KB (its JSON and pages).
     public_cache_mb: int = Field(default=80, ge=1)
-    # Room for the bytes of built public pages outside the process: a memfd, at most a quarter of
-    # the machine's memory (services/lots/public/store.py); 0 keeps them in the process. ~12 KB a lot.
+    # Room for the bytes of built public pages outside the process: a memfd, at most a quarter of the
+    # machine's or the container's memory (lots/public/store.py); 0 keeps them in the process. ~12 KB a lot.
     public_store_mb: int = Field(default=2048, ge=0)
     # A directory to keep them in a file there instead (unlinked at once): less memory, but the
     # kernel may drop pages of it not read for a while, and reading one back waits for the disk.

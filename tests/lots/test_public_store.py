@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from services.lots.public import store as store_module
 from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, ROOM_TRIES, Entry, PublicCache
 from services.lots.public.store import GRAIN, PageStore, StaleSlot, memory_bound
 from tests.lots.calls import page_entry
@@ -150,7 +151,24 @@ def test_a_store_in_memory_takes_at_most_a_quarter_of_the_machines_memory(
 ) -> None:
     sizes = {"SC_PHYS_PAGES": 262_144, "SC_PAGE_SIZE": 4096}  # a machine of 1 GiB
     monkeypatch.setattr(os, "sysconf", lambda name: sizes[name])
+    monkeypatch.setattr(store_module, "CGROUP_LIMITS", ())
     assert memory_bound(2048 << 20) == 256 << 20
     assert memory_bound(100 << 20) == 100 << 20
     assert PageStore(max_bytes=2048 << 20).max_bytes == 256 << 20
     assert PageStore(max_bytes=2048 << 20, directory=tempfile.gettempdir()).max_bytes == 2048 << 20
+
+
+def test_a_containers_memory_limit_bounds_the_store_in_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sizes = {"SC_PHYS_PAGES": 16 * 262_144, "SC_PAGE_SIZE": 4096}  # a host of 16 GiB
+    monkeypatch.setattr(os, "sysconf", lambda name: sizes[name])
+    v2, v1 = tmp_path / "memory.max", tmp_path / "memory.limit_in_bytes"
+    monkeypatch.setattr(store_module, "CGROUP_LIMITS", (str(v2), str(v1)))
+    assert memory_bound(8 << 30) == 4 << 30  # no limit file: a quarter of the host
+    v2.write_text("max\n")  # cgroup v2 without a limit
+    assert memory_bound(8 << 30) == 4 << 30
+    v1.write_text(f"{1 << 30}\n")  # a container of 1 GiB (cgroup v1)
+    assert memory_bound(8 << 30) == 256 << 20
+    v2.write_text(f"{512 << 20}\n")  # the smaller limit counts
+    assert memory_bound(8 << 30) == 128 << 20

@@ -34,17 +34,27 @@ logger = logging.getLogger("chacra.public")
 GRAIN = 256
 # Size classes a slot's capacity can be in (capacity // GRAIN): up to 1 GB a slot.
 _CLASSES = 1 << 22
-# A store in memory takes at most this share of the machine's memory, whatever its own bound.
+# A store in memory takes at most this share of the memory the process may use, whatever its bound.
 MEMORY_SHARE = 0.25
+# Where a container's memory limit is read (cgroup v2, then v1): a container limited to 1 GB on a
+# host of 64 GB must count with 1 GB.
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
 
 def memory_bound(max_bytes: int) -> int:
-    """``max_bytes``, or less on a machine where it would be more than its share of the memory."""
+    """``max_bytes``, or less where it would be more than its share of the machine's memory, or of
+    the container's limit."""
     try:
-        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        usable = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError):  # not known here: the bound as given
-        return max_bytes
-    return min(max_bytes, int(physical * MEMORY_SHARE))
+        usable = max_bytes * 4
+    for path in CGROUP_LIMITS:
+        try:
+            with open(path) as limit:
+                usable = min(usable, int(limit.read()))
+        except (OSError, ValueError):  # no such file, or "max": no limit there
+            continue
+    return min(max_bytes, int(usable * MEMORY_SHARE))
 
 
 class Slot(NamedTuple):
