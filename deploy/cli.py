@@ -99,18 +99,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _print_logins(asyncio.run(_load_demo(settings)), base)
     configure_logging(settings.log_level, as_json=settings.log_json)
     app: Any
-    services: list[Any]
     if args.target == "all":
         from deploy.allinone import create_allinone
 
         app = create_allinone(settings)
-        services = list(app.apps.values())
         where = f"database {_shown(settings.database_url)}"
     else:
         route = next(s for s in SERVICES if s.name == args.target)
         try:
             app = route.factory()(settings)
-            services = [app]
         except RuntimeError as exc:  # a missing peer URL: say what to set, not a traceback
             print(f"chacra serve --target {args.target}: {exc}", file=sys.stderr)
             return 2
@@ -120,7 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  OpenAPI:      {base}/openapi.json")
     print(f"  Health:       {base}/healthz  {base}/readyz  {base}/metrics\n", flush=True)
     uvicorn.run(
-        Front(app, services, args.forwarded_allow_ips),
+        Front(app, args.forwarded_allow_ips),
         host=args.host,
         port=args.port,
         log_config=None,

@@ -10,19 +10,17 @@ uvicorn, with the same trusted addresses — so ``X-Forwarded-For``/``-Proto`` m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from deploy.allinone import AllInOne
 from shared.web import FRONT_TRIED, ServiceApp
 
 
 class Front:
-    def __init__(
-        self, app: ASGIApp, services: Iterable[FastAPI], forwarded_allow_ips: str | list[str]
-    ) -> None:
+    def __init__(self, app: ASGIApp, forwarded_allow_ips: str | list[str]) -> None:
+        """``app``: a service app, or the all-in-one app (whose service apps' layers all go first)."""
+        services = app.apps.values() if isinstance(app, AllInOne) else [app]
         self.layers = [
             (layer, service)
             for service in services

@@ -89,8 +89,8 @@ def _cursor_value(col: Any, value: Any) -> Any:
         return utc
     try:
         expected = column_type.python_type
-    except NotImplementedError:
-        return value
+    except NotImplementedError:  # SQLAlchemy's answer for a type that names no Python type
+        return value  # nothing to compare against: the database judges the value
     if not isinstance(value, expected):
         raise invalid
     return value

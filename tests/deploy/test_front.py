@@ -51,7 +51,7 @@ def client(app: Any, address: str) -> httpx.AsyncClient:
 async def test_a_front_layer_answers_before_the_app_and_is_tried_once_for_what_it_passes() -> None:
     layer = Layer()
     app = service_app(layer)
-    async with client(Front(app, [app], "127.0.0.1"), "127.0.0.1") as http:
+    async with client(Front(app, "127.0.0.1"), "127.0.0.1") as http:
         fast = await http.get("/fast")
         assert fast.text == "from memory" and fast.headers["x-answered-by"] == "front"
         routed = await http.get("/who")
@@ -77,7 +77,7 @@ async def test_forwarded_headers_are_believed_from_trusted_proxies_only(
 ) -> None:
     app = service_app(Layer())
     forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
-    async with client(Front(app, [app], "127.0.0.1"), peer) as http:
+    async with client(Front(app, "127.0.0.1"), peer) as http:
         seen = (await http.get("/who", headers=forwarded)).json()
     assert seen == {"client": client_seen, "scheme": scheme_seen}
 
@@ -85,7 +85,7 @@ async def test_forwarded_headers_are_believed_from_trusted_proxies_only(
 async def test_the_front_of_an_all_in_one_process_holds_every_service_apps_layers() -> None:
     first, second = Layer(), Layer()
     apps: dict[str, FastAPI] = {"a": service_app(first), "b": service_app(second), "c": FastAPI()}
-    front = Front(AllInOne(FastAPI(), apps), apps.values(), "127.0.0.1")
+    front = Front(AllInOne(FastAPI(), apps), "127.0.0.1")
     assert [(layer, app) for layer, app in front.layers] == [(first, apps["a"]), (second, apps["b"])]
 
 

@@ -111,7 +111,7 @@ class Entry:
 
     def etag(self, variant: str) -> str:
         """A strong tag per representation (RFC 9110 §8.8.3): the version's digest and the variant."""
-        return self.raw_etag(VARIANT_TAGS.get(variant) or f'-{variant}"'.encode()).decode("ascii")
+        return self.raw_etag(VARIANT_TAGS[variant]).decode("ascii")
 
     def raw_etag(self, variant_tag: bytes) -> bytes:
         return b'"' + self.tag + variant_tag
@@ -139,13 +139,8 @@ class Entry:
 
     def raw_ok(self, tag: bytes, length: int, gzipped: bool) -> RawHeaders:
         """The headers of a page sent whole (``length`` bytes) as bytes, the same as the route's."""
-        found = [
-            (b"etag", tag),
-            (b"last-modified", self.last_modified),
-            _CACHE_CONTROL_FIELD,
-            _VARY_FIELD,
-            _HTML,
-        ]
+        found = self.raw_not_modified(tag)
+        found.append(_HTML)
         if gzipped:
             found.append(_GZIPPED)
         found.append((b"content-length", b"%d" % length))
