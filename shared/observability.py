@@ -36,18 +36,30 @@ class RequestMetrics(Collector):
 
     def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
         self._bounds = buckets
-        self._counts: dict[tuple[str, str, str, str], int] = {}
-        # Per series: a count per bucket (the last one past every bound), then the sum of seconds.
-        self._times: dict[tuple[str, str, str], list[float]] = {}
+        # service -> method -> route -> its series: looked up with the strings the caller holds,
+        # no key made per request.
+        self._series: dict[str, dict[str, dict[str, _Series]]] = {}
 
     def record(self, service: str, method: str, route: str, status: int, seconds: float) -> None:
-        key = (service, method, route, str(status))
-        self._counts[key] = self._counts.get(key, 0) + 1
-        times = self._times.get(key[:3])
-        if times is None:
-            times = self._times[key[:3]] = [0.0] * (len(self._bounds) + 2)
+        try:
+            series = self._series[service][method][route]
+        except KeyError:
+            series = (
+                self._series.setdefault(service, {})
+                .setdefault(method, {})
+                .setdefault(route, _Series(len(self._bounds)))
+            )
+        statuses = series.statuses
+        statuses[status] = statuses.get(status, 0) + 1
+        times = series.times
         times[bisect.bisect_left(self._bounds, seconds)] += 1
         times[-1] += seconds
+
+    def _each(self) -> Iterator[tuple[str, str, str, _Series]]:
+        for service, methods in list(self._series.items()):
+            for method, routes in list(methods.items()):
+                for route, series in list(routes.items()):
+                    yield service, method, route, series
 
     def collect(self) -> Iterator[Metric]:
         counts = CounterMetricFamily(
@@ -55,8 +67,9 @@ class RequestMetrics(Collector):
             "HTTP requests handled.",
             labels=["service", "method", "route", "status"],
         )
-        for counted, n in list(self._counts.items()):
-            counts.add_metric(list(counted), n)
+        for service, method, route, series in self._each():
+            for status, n in list(series.statuses.items()):
+                counts.add_metric([service, method, route, str(status)], n)
         yield counts
         latency = HistogramMetricFamily(
             "chacra_http_request_duration_seconds",
@@ -64,13 +77,25 @@ class RequestMetrics(Collector):
             labels=["service", "method", "route"],
         )
         bounds = (*map(floatToGoString, self._bounds), "+Inf")
-        for timed, times in list(self._times.items()):
+        for service, method, route, series in self._each():
             cumulative, buckets = 0.0, []
+            times = list(series.times)
             for bound, in_bucket in zip(bounds, times[:-1], strict=True):
                 cumulative += in_bucket
                 buckets.append((bound, cumulative))
-            latency.add_metric(list(timed), buckets, times[-1])
+            latency.add_metric([service, method, route], buckets, times[-1])
         yield latency
+
+
+class _Series:
+    """One (service, method, route)'s counts by status, and a count per latency bucket (the last one
+    past every bound) followed by the sum of seconds."""
+
+    __slots__ = ("statuses", "times")
+
+    def __init__(self, bounds: int) -> None:
+        self.statuses: dict[int, int] = {}
+        self.times = [0.0] * (bounds + 2)
 
 
 REQUEST_METRICS = RequestMetrics()
@@ -140,7 +165,7 @@ def metrics_response() -> Response:
 
 # A new request id: this process's random half and a counter — 32 hex digits like uuid4().hex,
 # unique across processes, without asking the kernel for randomness on every request.
-_PROCESS_ID = secrets.token_hex(8)
+_PROCESS_ID = secrets.token_hex(8).encode()
 _REQUESTS_SEEN = itertools.count(1)
 
 
@@ -153,7 +178,7 @@ def request_id_of(scope: Scope) -> bytes:
 
 
 def new_request_id() -> bytes:
-    return f"{_PROCESS_ID}{next(_REQUESTS_SEEN):016x}".encode()
+    return b"%s%016x" % (_PROCESS_ID, next(_REQUESTS_SEEN))
 
 
 def record_request(

@@ -207,7 +207,10 @@ def log_in_and_register_a_cooperative(base: str) -> None:
 def test_the_all_in_one_server_starts_and_serves_the_admin(tmp_path: Path) -> None:
     with running_server(tmp_path, server_env(tmp_path)) as base:
         log_in_and_register_a_cooperative(base)
-        assert httpx.get(f"{base}/healthz").json()["service"] == "all"
+        health = httpx.get(f"{base}/healthz")
+        assert health.json()["service"] == "all"
+        assert "server" not in health.headers  # the software is not announced
+        assert "date" in health.headers  # RFC 9110 §6.6.1: an origin server with a clock sends it
     assert (tmp_path / "signing-key.pem").is_file()
     assert (tmp_path / "chacra.db").is_file()
 

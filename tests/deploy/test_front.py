@@ -111,5 +111,6 @@ def test_chacra_serve_hands_uvicorn_the_front_and_leaves_proxy_headers_to_it(
     front = ran["app"]
     assert isinstance(front, Front) and isinstance(front.behind.app, AllInOne)
     assert ran["proxy_headers"] is False  # applied once, by the front, not again by uvicorn
+    assert ran["server_header"] is False
     assert "10.0.0.1" in front.behind.trusted_hosts
     assert [type(layer).__name__ for layer, _ in front.layers] == ["PublicPageFastPath"]

@@ -64,14 +64,14 @@ async def test_a_flush_of_more_keys_than_one_statement_may_bind_is_written(
     counter = ScanCounter()
     first = date(1970, 1, 1)
     for offset in range(MANY_KEYS):
-        counter._pending[(lot["id"], first + timedelta(days=offset))] += 1
+        counter.add(lot["id"], first + timedelta(days=offset))
     database = lots_database(platform)
     await counter.flush(database)
     assert counter.pending == 0
     assert await stored(database, lot["id"]) == (MANY_KEYS, MANY_KEYS)
     # Added to the rows already there.
     for offset in range(MANY_KEYS):
-        counter._pending[(lot["id"], first + timedelta(days=offset))] += 2
+        counter.add(lot["id"], first + timedelta(days=offset), 2)
     await counter.flush(database)
     assert await stored(database, lot["id"]) == (MANY_KEYS, 3 * MANY_KEYS)
 

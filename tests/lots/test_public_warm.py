@@ -114,12 +114,16 @@ async def test_the_warmer_takes_each_code_once_caps_what_waits_and_survives_a_fa
 
 async def test_a_long_print_run_ends_with_one_full_collection(monkeypatch: pytest.MonkeyPatch) -> None:
     collections: list[int] = []
+    calls: list[str] = []
 
     def collect(*_: Any) -> int:
         collections.append(1)
+        calls.append("collect")
         return 0
 
     monkeypatch.setattr("services.lots.public.warm.gc.collect", collect)
+    monkeypatch.setattr("services.lots.public.warm.gc.freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr("services.lots.public.warm.gc.unfreeze", lambda: calls.append("unfreeze"))
 
     async def build(codes: list[str]) -> list[BaseException | None]:
         return [None] * len(codes)
@@ -133,6 +137,8 @@ async def test_a_long_print_run_ends_with_one_full_collection(monkeypatch: pytes
         warmer.schedule(["E", "F", "G"])
         await asyncio.wait_for(warmer.idle(), timeout=5)
         assert warmer.built == 7 and collections == [1]  # 7 built since: once, when drained
+        # What was set aside at the last settle is collected too; what survives is set aside again.
+        assert calls == ["unfreeze", "collect", "freeze"]
         warmer.schedule(["H"])
         await asyncio.wait_for(warmer.idle(), timeout=5)
         assert collections == [1]  # counted from the last collection

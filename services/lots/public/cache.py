@@ -133,17 +133,33 @@ class Entry:
     def gzipped_page(self, language: str) -> bytes | None:
         return self.blobs.get(_GZIP[language])
 
-    def raw_not_modified(self, tag: bytes) -> RawHeaders:
-        """The headers of a 304 as bytes, the same as the route's."""
-        return [(b"etag", tag), (b"last-modified", self.last_modified), _CACHE_CONTROL_FIELD, _VARY_FIELD]
+    def raw_not_modified(self, tag: bytes, request_id: bytes) -> RawHeaders:
+        """The headers of a 304 as bytes, the same as the route's (with the request's id)."""
+        return [
+            (b"etag", tag),
+            (b"last-modified", self.last_modified),
+            _CACHE_CONTROL_FIELD,
+            _VARY_FIELD,
+            (b"x-request-id", request_id),
+        ]
 
-    def raw_ok(self, tag: bytes, length: int, gzipped: bool) -> RawHeaders:
-        """The headers of a page sent whole (``length`` bytes) as bytes, the same as the route's."""
-        found = self.raw_not_modified(tag)
-        found.append(_HTML)
-        if gzipped:
-            found.append(_GZIPPED)
-        found.append((b"content-length", b"%d" % length))
+    def raw_ok(self, tag: bytes, length: int, request_id: bytes) -> RawHeaders:
+        """The headers of a plain page sent whole (``length`` bytes) as bytes, the same as the
+        route's (with the request's id). One list made at once: this runs at every scan."""
+        return [
+            (b"etag", tag),
+            (b"last-modified", self.last_modified),
+            _CACHE_CONTROL_FIELD,
+            _VARY_FIELD,
+            _HTML,
+            (b"content-length", b"%d" % length),
+            (b"x-request-id", request_id),
+        ]
+
+    def raw_ok_gzipped(self, tag: bytes, length: int, request_id: bytes) -> RawHeaders:
+        """``raw_ok`` of the gzip form."""
+        found = self.raw_ok(tag, length, request_id)
+        found.insert(5, _GZIPPED)
         return found
 
 

@@ -96,14 +96,15 @@ class PublicPageFastPath:
             headers[b"if-none-match"].decode("latin-1"), tag.decode("latin-1")
         ):
             status = 304
-            fields = entry.raw_not_modified(tag)
-            fields.append((b"x-request-id", request_id))
+            fields = entry.raw_not_modified(tag, request_id)
             await send({"type": "http.response.start", "status": 304, "headers": fields})
             await send({"type": "http.response.body", "body": b""})
         else:
             status = 200
-            fields = entry.raw_ok(tag, len(body), compressed is not None)
-            fields.append((b"x-request-id", request_id))
+            if compressed is None:
+                fields = entry.raw_ok(tag, len(body), request_id)
+            else:
+                fields = entry.raw_ok_gzipped(tag, len(body), request_id)
             await send({"type": "http.response.start", "status": 200, "headers": fields})
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         FROM_MEMORY.inc()

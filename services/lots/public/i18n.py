@@ -229,8 +229,16 @@ def pick_language(asked: str | None, accept_language: str | None) -> str:
     """``?lang=`` first, then the best of ``Accept-Language`` we speak, else Spanish."""
     if asked in LANGUAGES:
         return str(asked)
+    if not accept_language:
+        return "es"
+    return _best_accepted(accept_language)
+
+
+@lru_cache(maxsize=256)
+def _best_accepted(accept_language: str) -> str:
+    """Phones send a handful of distinct headers: each is read once, not at every scan."""
     best: tuple[float, str] | None = None
-    for part in (accept_language or "").split(","):
+    for part in accept_language.split(","):
         tag, _, params = part.strip().partition(";")
         language = tag.strip().lower().split("-")[0]
         if language not in LANGUAGES:

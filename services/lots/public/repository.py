@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import cache
 from typing import Any
@@ -200,18 +200,20 @@ _ADD_SCANS = {
 }
 
 
-async def add_scans(session: AsyncSession, counts: dict[tuple[str, date], int]) -> None:
-    """Add to each (lot, day) counter: insert, or add to the row already there.
+async def add_scans(session: AsyncSession, counts: Mapping[date, Mapping[str, int]]) -> None:
+    """Add to each counter (by day, then lot): insert, or add to the row already there.
 
     A statement per thousand counters (``SCAN_ROWS_AT_ONCE``), all inside the caller's transaction,
     so a flush is all or nothing: making the JSON of a chunk holds the event loop well under a
     millisecond, and a multi-row VALUES list would be compiled anew for every length.
     """
-    if not counts:
-        return
     statement = _ADD_SCANS[dialect_of(session)]
-    days = {day: day.isoformat() for _, day in counts}  # a flush's counters share a day or two
-    rows = [(lot_id, days[day], n) for (lot_id, day), n in counts.items()]
+    rows = [
+        (lot_id, iso_day, n)
+        for day, lots in counts.items()
+        for iso_day in (day.isoformat(),)  # once a day, not once a row
+        for lot_id, n in lots.items()
+    ]
     for start in range(0, len(rows), SCAN_ROWS_AT_ONCE):
         await session.execute(statement, {"rows": json.dumps(rows[start : start + SCAN_ROWS_AT_ONCE])})
 

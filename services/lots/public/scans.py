@@ -16,7 +16,6 @@ import contextlib
 import logging
 import math
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -35,47 +34,59 @@ def scan_day(moment: datetime) -> date:
 
 
 class ScanCounter:
+    """Scans not yet written, by day then lot: a scan adds one to an int under its lot's id — no
+    object is made per scan that the garbage collector would have to walk until the flush."""
+
     def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
-        self._pending: Counter[tuple[str, date]] = Counter()
+        self._days: dict[date, dict[str, int]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._clock = clock
-        self._day = date.min
-        self._day_ends = -math.inf  # when the day above ends, in seconds since the epoch
+        # Today's counts (in self._days) and when today ends, in seconds since the epoch: a scan
+        # burst records thousands a second, so the day is worked out once per day (and per flush).
+        self._today: dict[str, int] = {}
+        self._today_ends = -math.inf
 
     def record(self, lot_id: str) -> None:
-        key = (lot_id, self._today())
-        self._pending[key] = self._pending.get(key, 0) + 1  # no Counter.__missing__ per first view
+        counts = self._today if time.time() < self._today_ends else self._counts_now()
+        counts[lot_id] = counts.get(lot_id, 0) + 1
 
-    def _today(self) -> date:
-        if self._clock is not None:
-            return scan_day(self._clock())
-        # A scan burst asks this thousands of times a second: the day is worked out once per day.
+    def add(self, lot_id: str, day: date, n: int = 1) -> None:
+        """``n`` scans of the lot on ``day`` (a flush put back; tests)."""
+        counts = self._days.setdefault(day, {})
+        counts[lot_id] = counts.get(lot_id, 0) + n
+
+    def _counts_now(self) -> dict[str, int]:
+        if self._clock is not None:  # a clock given (tests): its day, asked at every scan
+            return self._days.setdefault(scan_day(self._clock()), {})
         now = time.time()
-        if now >= self._day_ends:
-            self._day = scan_day(datetime.fromtimestamp(now, UTC))
-            midnight = datetime.combine(self._day + timedelta(days=1), datetime.min.time(), SCAN_TIMEZONE)
-            self._day_ends = midnight.timestamp()
-        return self._day
+        day = scan_day(datetime.fromtimestamp(now, UTC))
+        midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), SCAN_TIMEZONE)
+        self._today = self._days.setdefault(day, {})
+        self._today_ends = midnight.timestamp()
+        return self._today
 
     @property
     def pending(self) -> int:
-        return sum(self._pending.values())
+        return sum(sum(counts.values()) for counts in self._days.values())
 
     def pending_of(self, lot_id: str) -> dict[date, int]:
-        return {day: n for (lot, day), n in self._pending.items() if lot == lot_id}
+        return {day: counts[lot_id] for day, counts in self._days.items() if lot_id in counts}
 
     async def flush(self, db: Database) -> None:
-        if not self._pending:
+        if not self._days:
             return
-        taken, self._pending = self._pending, Counter()
+        taken, self._days = self._days, {}
+        self._today_ends = -math.inf  # today's counts are taken too: the next scan starts anew
         try:
             async with db.transaction() as session:
-                await repository.add_scans(session, dict(taken))
+                await repository.add_scans(session, taken)
         except BaseException:
             # Also on cancellation (a shutdown, a request timeout): the transaction was rolled
             # back, so the counts taken are put back for the next flush instead of vanishing.
-            self._pending.update(taken)
+            for day, counts in taken.items():
+                for lot_id, n in counts.items():
+                    self.add(lot_id, day, n)
             raise
 
     def start(self, db: Database, every: float = FLUSH_SECONDS) -> None:

@@ -131,18 +131,26 @@ class PageStore:
 
     def read(self, slot: Slot, start: int = 0, length: int | None = None) -> bytes:
         """The slot's bytes, or ``length`` of them from ``start``."""
-        found = self._in_use.get(slot.offset)
-        if found is None or found // _CLASSES != slot.serial:
-            raise StaleSlot(f"the slot at {slot.offset} was freed")
-        return os.pread(self._fd, slot.length - start if length is None else length, slot.offset + start)
+        length = slot.length - start if length is None else length
+        return self.read_at(slot.offset, slot.serial, start, length)
+
+    def read_at(self, offset: int, serial: int, start: int, length: int) -> bytes:
+        """``length`` bytes from ``start`` of the slot put at ``offset`` by put number ``serial``."""
+        found = self._in_use.get(offset)
+        if found is None or found // _CLASSES != serial:
+            raise StaleSlot(f"the slot at {offset} was freed")
+        return os.pread(self._fd, length, offset + start)
 
     def free(self, slot: Slot) -> None:
-        found = self._in_use.get(slot.offset)
-        if found is None or found // _CLASSES != slot.serial:
+        self.free_at(slot.offset, slot.serial)
+
+    def free_at(self, offset: int, serial: int) -> None:
+        found = self._in_use.get(offset)
+        if found is None or found // _CLASSES != serial:
             return  # freed already
-        del self._in_use[slot.offset]
+        del self._in_use[offset]
         capacity = found % _CLASSES * GRAIN
-        self._free.setdefault(capacity, []).append(slot.offset)
+        self._free.setdefault(capacity, []).append(offset)
         self.used -= capacity
 
     def close(self) -> None:
@@ -158,22 +166,25 @@ class Blobs:
     answer another lot's bytes.
     """
 
-    __slots__ = ("held", "names", "slot", "spans", "store")
+    __slots__ = ("held", "names", "store", "where")
 
     def __init__(self, **held: bytes) -> None:
         self.held: dict[str, bytes] = held or _NOTHING
         self.store: PageStore | None = None
-        self.slot: Slot | None = None
         self.names: tuple[str, ...] = ()  # what the slot holds, in order…
-        self.spans: tuple[int, ...] = ()  # …and where each ends in it
+        # …and where: the slot's offset and serial, then where each name's bytes start in it, and
+        # where the last ends. One tuple of ints: a Slot and a tuple of ends would cost ~100 bytes
+        # more per entry (5 MB over 50,000), and two more objects to fetch at each read.
+        self.where: tuple[int, ...] = ()
 
     def get(self, name: str) -> bytes | None:
         found = self.held.get(name)
-        if found is None and self.slot is not None and name in self.names:
+        if found is None and name in self.names:
             assert self.store is not None
             i = self.names.index(name)
-            start = self.spans[i - 1] if i else 0
-            return self.store.read(self.slot, start, self.spans[i] - start)
+            where = self.where
+            start = where[2 + i]
+            return self.store.read_at(where[0], where[1], start, where[3 + i] - start)
         return found
 
     def __contains__(self, name: str) -> bool:
@@ -195,24 +206,23 @@ class Blobs:
         slot = store.put(b"".join(everything.values()))
         if slot is None:
             return False
-        if self.slot is not None and self.store is not None:
-            self.store.free(self.slot)
-        self.store, self.slot = store, slot
+        self.release()
+        self.store = store
         self.names = _names(tuple(everything))
-        ends, at = [], 0
+        where, at = [slot.offset, slot.serial, 0], 0
         for data in everything.values():
             at += len(data)
-            ends.append(at)
-        self.spans = tuple(ends)
+            where.append(at)
+        self.where = tuple(where)
         self.held = _NOTHING
         return True
 
     def release(self) -> None:
         """The entry is let go: its slot goes back to the store, and a page rendered into it later
         (by a request that still holds it) stays in memory, with the entry."""
-        if self.store is not None and self.slot is not None:
-            self.store.free(self.slot)
-        self.store, self.slot, self.names, self.spans = None, None, (), ()
+        if self.store is not None and self.where:
+            self.store.free_at(self.where[0], self.where[1])
+        self.store, self.names, self.where = None, (), ()
 
     def held_bytes(self) -> int:
         return sum(map(len, self.held.values()))

@@ -105,18 +105,23 @@ class PageWarmer:
         self._task = asyncio.create_task(loop())
 
     def _settle(self) -> None:
-        """After a print run of many labels, one full collection of the heap, now.
+        """After a print run of many labels, one full collection of the heap, now — and what
+        survives it is set aside (``gc.freeze``) from the collections after it.
 
         Building thousands of pages leaves the collector's oldest generation due for a full pass
         (CPython walks every tracked object once a quarter more have survived since the last one).
         Left alone, that pass comes at some later allocation — during the buyers' scans — and holds
-        the event loop ~130 ms with 3,000 pages cached, more with 50,000: the p99 of the burst after
-        the print run (bench/scan_burst.py). Done here, it falls at the end of the exporter's print
-        run, and the scans after it leave too few survivors to make another due soon.
+        the event loop ~130 ms with 50,000 pages cached: the p99 of the burst after the print run
+        (bench/scan_burst.py). Done here, it falls at the end of the exporter's print run; frozen,
+        the cached entries and the app's own objects are not walked again by the passes the next
+        builds make due. What was frozen and later becomes garbage in a cycle is only freed at the
+        next settle (unfrozen, then collected): at most what was alive here, once.
         """
         if self.built - self._collected_at >= self._collect_after:
             self._collected_at = self.built
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
 
     async def idle(self) -> None:
         """Wait until every queued page was built (tests, and a shutdown that wants them done)."""
