@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.lots.public import store as store_module
-from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, ROOM_TRIES, Entry, PublicCache
+from services.lots.public.cache import ENTRY_OVERHEAD_BYTES, ERA_SECONDS, ROOM_TRIES, Entry, PublicCache
 from services.lots.public.store import GRAIN, PageStore, StaleSlot, memory_bound
 from tests.lots.calls import page_entry
 
@@ -69,9 +69,11 @@ def test_a_cached_entry_keeps_its_bytes_in_the_store_and_reads_each_back() -> No
 def test_a_full_store_lets_the_least_recently_asked_entries_go() -> None:
     one = len(b"".join(entry("A").blobs.held.values()))
     store = PageStore(max_bytes=3 * -(-one // GRAIN) * GRAIN)
-    cache = PublicCache(store=store)
+    now = [0.0]
+    cache = PublicCache(store=store, clock=lambda: now[0])
     for code in "ABC":
         cache.put(code, entry(code))
+    now[0] += ERA_SECONDS  # asked later than the era they were stored in
     gone = cache.get("B")
     cache.get("C")
     assert cache.get("A") is not None  # asked last: now the most recent, B the least
@@ -135,9 +137,9 @@ def test_the_store_is_a_file_in_memory_unless_a_directory_is_given(tmp_path: Pat
     on_disk = PageStore(max_bytes=1 << 20, directory=str(tmp_path))
     try:
         # A memfd: no file system holds it, so a kernel reclaiming cold page cache cannot drop it.
-        assert in_memory.in_memory and os.readlink(f"/proc/self/fd/{in_memory._fd}").startswith("/memfd:")
+        assert in_memory.in_memory and os.readlink(f"/proc/self/fd/{in_memory.fd}").startswith("/memfd:")
         assert not on_disk.in_memory and list(tmp_path.iterdir()) == []  # unlinked at once
-        assert os.readlink(f"/proc/self/fd/{on_disk._fd}").startswith(str(tmp_path))
+        assert os.readlink(f"/proc/self/fd/{on_disk.fd}").startswith(str(tmp_path))
         for store in (in_memory, on_disk):
             slot = store.put(PAGE)
             assert slot is not None and store.read(slot) == PAGE

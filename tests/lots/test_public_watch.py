@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from deploy.allinone import AllInOne
-from services.lots.public.cache import Entry, PublicCache
+from services.lots.public.cache import ERA_SECONDS, Entry, PublicCache
 from services.lots.public.schemas import PublicClaims
 from services.lots.public.store import Blobs, PageStore
 from services.lots.public.watch import ChangeWatch
@@ -120,10 +120,12 @@ def cached(code: str, page: bytes) -> Entry:
 def test_the_cache_holds_at_most_its_bytes_least_recently_asked_out_first() -> None:
     page = bytes(range(256)) * 20  # 5 KB that gzip cannot shrink much
     one = cached("A", page).weight()
-    cache = PublicCache(max_bytes=3 * one)
+    now = [0.0]
+    cache = PublicCache(max_bytes=3 * one, clock=lambda: now[0])
     for code in "ABC":
         cache.put(code, cached(code, page))
     assert cache.bytes == 3 * one
+    now[0] += ERA_SECONDS
     assert cache.get("A") is not None  # asked: now the most recent
     cache.put("D", cached("D", page))
     assert cache.get("B") is None and all(cache.get(code) for code in "ACD")
@@ -134,6 +136,28 @@ def test_the_cache_holds_at_most_its_bytes_least_recently_asked_out_first() -> N
     grown.add_page("en", page)  # a second language rendered: the entry weighs more
     cache.grew(grown)
     assert cache.bytes <= 3 * one and cache.get("C") is grown and len(cache) == 2
+
+
+def test_an_entry_asked_again_within_its_era_is_not_moved_again() -> None:
+    """The order is least recently asked to within ERA_SECONDS: a burst does not relink the list
+    at every request."""
+    page = bytes(range(256)) * 20
+    one = cached("A", page).weight()
+    now = [0.0]
+    cache = PublicCache(max_bytes=3 * one, clock=lambda: now[0])
+    for code in "ABC":
+        cache.put(code, cached(code, page))
+    assert cache.get("A") is not None  # stored this era: stays the oldest
+    cache.put("D", cached("D", page))
+    assert cache.get("A") is None and all(cache.get(code) for code in "BCD")
+    now[0] += ERA_SECONDS - 1
+    assert cache.get("B") is not None  # still the era D was stored in
+    cache.put("E", cached("E", page))
+    assert cache.get("B") is None
+    now[0] += 1  # a new era: C asked is the most recent, D the oldest
+    assert cache.get("C") is not None
+    cache.put("F", cached("F", page))
+    assert cache.get("D") is None and all(cache.get(code) for code in "CEF")
 
 
 async def test_a_corrected_transformation_marks_its_input_as_well_as_its_output(

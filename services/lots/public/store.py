@@ -84,7 +84,7 @@ class PageStore:
             max_bytes = memory_bound(max_bytes)
         else:
             self._file = tempfile.TemporaryFile(prefix="chacra-pages-", dir=directory)  # noqa: SIM115 (held open)
-        self._fd = self._file.fileno()
+        self.fd = self._file.fileno()
         self.max_bytes = max_bytes
         self.end = 0  # the file's length: every slot ever given lies below
         self.used = 0  # capacity of the slots in use
@@ -113,7 +113,7 @@ class PageStore:
             capacity = min(larger)
             offset = self._free[capacity].pop()
         try:
-            os.pwrite(self._fd, data, offset)
+            os.pwrite(self.fd, data, offset)
         except OSError:  # the disk is full before the bound: these bytes stay in memory
             if offset + capacity == self.end:
                 self.end = offset
@@ -139,7 +139,7 @@ class PageStore:
         found = self._in_use.get(offset)
         if found is None or found // _CLASSES != serial:
             raise StaleSlot(f"the slot at {offset} was freed")
-        return os.pread(self._fd, length, offset + start)
+        return os.pread(self.fd, length, offset + start)
 
     def free(self, slot: Slot) -> None:
         self.free_at(slot.offset, slot.serial)
@@ -161,9 +161,8 @@ class Blobs:
     """An entry's bytes by name ("json", "page-es", "gzip-es"): in memory until the cache moves them
     to its store (store.py) as one slot, then read back from there, each alone, at each use.
 
-    A caller reads them right after getting the entry, with no ``await`` in between: an entry let
-    go frees its slot for other pages. A read of a freed slot raises (store.StaleSlot) rather than
-    answer another lot's bytes.
+    An entry let go frees its slot for other pages: its Blobs forgets the slot first, so a caller
+    still holding the entry reads None (and renders the page again), never another lot's bytes.
     """
 
     __slots__ = ("held", "names", "store", "where")
@@ -184,7 +183,10 @@ class Blobs:
             i = self.names.index(name)
             where = self.where
             start = where[2 + i]
-            return self.store.read_at(where[0], where[1], start, where[3 + i] - start)
+            # Read as is, not through read_at's check of the slot's serial: a Blobs forgets where its
+            # slot is before it frees it (release, move_to), so it never reads a freed slot — and
+            # that check read ~4 more objects at random per answer of a scan burst.
+            return os.pread(self.store.fd, where[3 + i] - start, where[0] + start)
         return found
 
     def __contains__(self, name: str) -> bool:
