@@ -148,10 +148,10 @@ class Entry:
             (b"x-request-id", request_id),
         ]
 
-    def raw_ok(self, tag: bytes, length: int, request_id: bytes) -> RawHeaders:
-        """The headers of a plain page sent whole (``length`` bytes) as bytes, the same as the
-        route's (with the request's id). One list made at once: this runs at every scan."""
-        return [
+    def raw_ok(self, tag: bytes, length: int, request_id: bytes, *, gzipped: bool = False) -> RawHeaders:
+        """The headers of a page sent whole (``length`` bytes) as bytes, the same as the route's
+        (with the request's id). One list made at once: this runs at every scan."""
+        found = [
             (b"etag", tag),
             (b"last-modified", self.last_modified),
             _CACHE_CONTROL_FIELD,
@@ -160,11 +160,8 @@ class Entry:
             (b"content-length", b"%d" % length),
             (b"x-request-id", request_id),
         ]
-
-    def raw_ok_gzipped(self, tag: bytes, length: int, request_id: bytes) -> RawHeaders:
-        """``raw_ok`` of the gzip form."""
-        found = self.raw_ok(tag, length, request_id)
-        found.insert(5, _GZIPPED)
+        if gzipped:
+            found.append(_GZIPPED)
         return found
 
 

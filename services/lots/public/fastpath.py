@@ -101,10 +101,7 @@ class PublicPageFastPath:
             await send({"type": "http.response.body", "body": b""})
         else:
             status = 200
-            if compressed is None:
-                fields = entry.raw_ok(tag, len(body), request_id)
-            else:
-                fields = entry.raw_ok_gzipped(tag, len(body), request_id)
+            fields = entry.raw_ok(tag, len(body), request_id, gzipped=compressed is not None)
             await send({"type": "http.response.start", "status": 200, "headers": fields})
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         FROM_MEMORY.inc()

@@ -131,15 +131,10 @@ class PageStore:
 
     def read(self, slot: Slot, start: int = 0, length: int | None = None) -> bytes:
         """The slot's bytes, or ``length`` of them from ``start``."""
-        length = slot.length - start if length is None else length
-        return self.read_at(slot.offset, slot.serial, start, length)
-
-    def read_at(self, offset: int, serial: int, start: int, length: int) -> bytes:
-        """``length`` bytes from ``start`` of the slot put at ``offset`` by put number ``serial``."""
-        found = self._in_use.get(offset)
-        if found is None or found // _CLASSES != serial:
-            raise StaleSlot(f"the slot at {offset} was freed")
-        return os.pread(self.fd, length, offset + start)
+        found = self._in_use.get(slot.offset)
+        if found is None or found // _CLASSES != slot.serial:
+            raise StaleSlot(f"the slot at {slot.offset} was freed")
+        return os.pread(self.fd, slot.length - start if length is None else length, slot.offset + start)
 
     def free(self, slot: Slot) -> None:
         self.free_at(slot.offset, slot.serial)
@@ -183,7 +178,7 @@ class Blobs:
             i = self.names.index(name)
             where = self.where
             start = where[2 + i]
-            # Read as is, not through read_at's check of the slot's serial: a Blobs forgets where its
+            # Read as is, not through read's check of the slot's serial: a Blobs forgets where its
             # slot is before it frees it (release, move_to), so it never reads a freed slot — and
             # that check read ~4 more objects at random per answer of a scan burst.
             return os.pread(self.store.fd, where[3 + i] - start, where[0] + start)
